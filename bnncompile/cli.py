@@ -1,0 +1,73 @@
+"""Command line: bnncompile compile | verify."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import BnnError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bnncompile", description="Binarized neural networks from ONNX to exact C99.")
+    p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compile", help="write NAME.h, NAME.c and the runtime headers into DIR")
+    c.add_argument("model")
+    c.add_argument("-o", "--output", required=True, metavar="DIR")
+    c.add_argument("--name", help="C prefix (default: from the file name)")
+    v = sub.add_parser("verify", help="build the C, run it beside the reference, exit 0 if it matches")
+    v.add_argument("model")
+    v.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
+    v.add_argument("--samples", type=int, default=100, help="random samples when no --inputs (default 100)")
+    v.add_argument("--layers", action="store_true", help="also print the layer-by-layer comparison")
+    v.add_argument("--name", help="C prefix (default: from the file name)")
+    return p
+
+
+def cmd_compile(args) -> int:
+    from .compiler import compile_to_dir
+
+    compiled = compile_to_dir(args.model, args.output, name=args.name)
+    g = compiled.graph
+    print(f"wrote {', '.join(sorted(compiled.files))} to {args.output}/ "
+          f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
+          f"input {g.tensors[g.inputs[0]].shape}, output {g.tensors[g.outputs[0]].shape})")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .compiler import compile_to_memory
+    from .inputs import load_inputs, random_inputs
+    from .validate import format_layers, verify
+
+    compiled = compile_to_memory(args.model, name=args.name)
+    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
+    if args.inputs:
+        x = load_inputs(args.inputs, shape)
+    else:
+        if args.samples < 1:
+            raise BnnError("--samples must be at least 1")
+        x = random_inputs(shape, args.samples)
+    report = verify(compiled, x)
+    if args.layers:
+        print(format_layers(report))
+    print(report.verdict())
+    return 0 if report.ok else 1
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"compile": cmd_compile, "verify": cmd_verify}[args.command](args)
+    except BnnError as exc:
+        if args.debug:
+            raise
+        print(f"bnncompile: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Codegen: IR graph -> C files (`NAME.h`, `NAME.c`, runtime headers).
+
+The C comes from jinja2 templates (`templates/`) and the hand-written
+runtime (`runtime/`); this module only prepares data and writes files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__, ir
+from ..errors import BnnError
+from ..resources import resource_dir, runtime_headers
+from .plan import Plan, make_plan
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render(graph: ir.Graph, banner: dict) -> tuple[dict[str, str], Plan]:
+    """All files of the generated library: {file name: text}."""
+    try:
+        plan = make_plan(graph)
+    except NotImplementedError as exc:
+        raise BnnError(f"cannot generate C: {exc}") from None
+    env = _environment()
+    context = dict(
+        banner=banner, name=plan.name, NAME=plan.name.upper(), arrays=plan.arrays, steps=plan.steps,
+        buffers=plan.buffers, arena_bytes=plan.arena_bytes, needs_softmax=plan.needs_softmax,
+        input_shape=plan.input_shape, output_shape=plan.output_shape,
+        input_size=graph.tensors[graph.inputs[0]].size, output_size=graph.tensors[graph.outputs[0]].size,
+    )
+    files = {
+        f"{plan.name}.h": env.get_template("model.h.j2").render(context),
+        f"{plan.name}.c": env.get_template("model.c.j2").render(context),
+    }
+    for header in runtime_headers():
+        files[header.name] = header.read_text()
+    return files, plan
+
+
+def banner_data(info, options: dict) -> dict:
+    return dict(
+        version=__version__, model_file=Path(info.path).name, sha256=info.sha256,
+        producer=info.producer or "unknown", opset=info.opset,
+        options=" ".join(f"{k}={v}" for k, v in sorted(options.items())) or "defaults",
+    )
+
+
+def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
+    """Write all files or none: they go to a temporary folder beside `out_dir`
+    first and are moved into place only when every one was written."""
+    out = Path(out_dir)
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise BnnError(f"cannot write to '{out_dir}': folder '{parent}' does not exist")
+    if out.exists() and not out.is_dir():
+        raise BnnError(f"cannot write to '{out_dir}': it is a file")
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        if not out.exists():
+            os.replace(staging, out)
+            return [out / n for n in files]
+        for name in files:
+            os.replace(staging / name, out / name)
+        return [out / n for n in files]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+__all__ = ["render", "write_files", "banner_data", "make_plan", "Plan"]

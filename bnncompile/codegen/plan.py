@@ -1,0 +1,218 @@
+"""From an IR graph to plain data the templates render: constant arrays,
+buffers in one static arena, and a list of kernel calls (steps).
+
+Nothing here is C syntax: a buffer is {where, ctype, offset}, a step is
+{kind, ...arguments}; `templates/model.c.j2` turns them into C.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import ir
+
+CTYPE = {ir.Domain.FLOAT: "float", ir.Domain.INT: "int32_t", ir.Domain.BIPOLAR: "uint32_t",
+         ir.Domain.TERNARY: "uint32_t"}
+KIND_ENUM = {"add": "BNN_ADD", "sub": "BNN_SUB", "rsub": "BNN_RSUB", "mul": "BNN_MUL", "div": "BNN_DIV",
+             "rdiv": "BNN_RDIV"}
+
+
+def words(n: int) -> int:
+    return (n + 31) // 32
+
+
+def tensor_bytes(t: ir.Tensor) -> int:
+    if t.domain.is_packed:
+        planes = 2 if t.domain == ir.Domain.TERNARY else 1
+        return 4 * t.rows * words(t.channels) * planes
+    return 4 * t.size
+
+
+def pack_rows(values: np.ndarray) -> np.ndarray:
+    """+-1 array [..., K] -> uint32 words [..., ceil(K/32)]: bit 1 where the value is -1, LSB first."""
+    values = np.asarray(values)
+    k = values.shape[-1]
+    padded = np.zeros(values.shape[:-1] + (words(k) * 32,), dtype=np.uint64)
+    padded[..., :k] = values < 0
+    bits = padded.reshape(values.shape[:-1] + (words(k), 32))
+    return (bits << np.arange(32, dtype=np.uint64)).sum(axis=-1).astype(np.uint32)
+
+
+@dataclass
+class Buffer:
+    tensor: str
+    where: str  # "input", "output" or "arena"
+    ctype: str
+    nbytes: int
+    offset: int = 0
+    first: int = 0
+    last: int = 0
+    mask_offset_words: int = 0  # ternary: the mask plane follows the sign plane
+
+
+@dataclass
+class Array:
+    name: str
+    ctype: str
+    values: list[str]
+    comment: str
+
+
+@dataclass
+class Plan:
+    name: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    arrays: list[Array] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+    buffers: dict[str, Buffer] = field(default_factory=dict)
+    arena_bytes: int = 0
+    needs_softmax: bool = False
+
+    def buffer_of(self, tensor: str) -> Buffer:
+        return self.buffers[tensor]
+
+
+def _fmt_float(v) -> str:
+    return np.format_float_scientific(np.float32(v), unique=True, trim="-") + "f"
+
+
+class Planner:
+    def __init__(self, graph: ir.Graph):
+        self.g = graph
+        self.plan = Plan(graph.name, graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.outputs[0]].shape)
+        self.alias: dict[str, str] = {}
+
+    # constant data ------------------------------------------------------
+    def array(self, stem: str, values: np.ndarray, ctype: str, comment: str) -> str:
+        name = f"{self.plan.name}_{stem}"
+        flat = np.asarray(values).ravel()
+        if ctype == "float":
+            text = [_fmt_float(v) for v in flat]
+        elif ctype == "uint32_t":
+            text = [f"0x{int(v):08x}u" for v in flat]
+        else:
+            text = [str(int(v)) for v in flat]
+        self.plan.arrays.append(Array(name, ctype, text, comment))
+        return name
+
+    def per_element(self, arr: np.ndarray, t: ir.Tensor) -> tuple[np.ndarray, int]:
+        """A broadcastable constant as (values, length) for index i % length."""
+        arr = np.asarray(arr)
+        shape = tuple(np.broadcast_shapes(arr.shape, (1,) * len(t.shape)))
+        arr = arr.reshape(shape) if arr.ndim < len(shape) else arr
+        if arr.size == 1:
+            return arr.reshape(1), 1
+        if all(d == 1 for d in shape[:-1]) and shape[-1] == t.channels:
+            return arr.reshape(-1), t.channels
+        return np.broadcast_to(arr, t.shape).reshape(-1), t.size
+
+    # steps ----------------------------------------------------------------
+    def root(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def step(self, op: ir.Op, kind: str, **args) -> None:
+        args.update(kind=kind, origin=op.origin, op=type(op).__name__, out=op.output,
+                    inputs=[self.root(i) for i in op.inputs], index=len(self.plan.steps))
+        self.plan.steps.append(args)
+
+    def build(self) -> Plan:
+        g, n = self.g, 0
+        for op in g.ops:
+            n += 1
+            x = g.tensors[op.inputs[0]]
+            y = g.tensors[op.output]
+            stem = f"l{n}"
+            if isinstance(op, ir.Reshape):
+                self.alias[op.output] = self.root(op.inputs[0])
+            elif isinstance(op, ir.BinaryDense):
+                w = self.array(f"{stem}_weights", pack_rows(op.signs.T), "uint32_t",
+                               f"{op.origin}: binary kernel, {op.signs.shape[1]} x {op.fan_in} bits, packed along inputs")
+                kind = "dense_xnor" if op.packed_input else "dense_bwn"
+                self.step(op, kind, rows=x.rows, k=op.fan_in, n=op.signs.shape[1], weights=w,
+                          ternary=x.domain == ir.Domain.TERNARY)
+            elif isinstance(op, ir.Dense):
+                w = self.array(f"{stem}_weights", np.ascontiguousarray(op.weight.T), "float",
+                               f"{op.origin}: real kernel, {op.weight.shape[1]} x {op.weight.shape[0]}")
+                kind = "dense_ban" if x.domain.is_packed else "dense_float"
+                self.step(op, kind, rows=x.rows, k=op.weight.shape[0], n=op.weight.shape[1], weights=w,
+                          ternary=x.domain == ir.Domain.TERNARY)
+            elif isinstance(op, ir.Threshold):
+                tz, tlen = self.per_element(op.t_zero, y)
+                tp, _ = self.per_element(op.t_pos, y)
+                fl, _ = self.per_element(op.flip.astype(np.uint8), y)
+                what = "float keys" if op.float_input else "accumulator values"
+                self.step(op, "threshold", rows=y.rows, channels=y.channels, t_len=tlen,
+                          src_is_float=int(op.float_input), ternary=y.domain == ir.Domain.TERNARY,
+                          t_zero=self.array(f"{stem}_t_zero", tz, "int32_t", f"{op.origin}: zero step, {what}"),
+                          t_pos=self.array(f"{stem}_t_pos", tp, "int32_t", f"{op.origin}: +1 step, {what}"),
+                          flip=self.array(f"{stem}_flip", fl, "uint8_t", f"{op.origin}: 1 = decreasing"))
+            elif isinstance(op, ir.Cast):
+                if x.domain == ir.Domain.INT:
+                    self.step(op, "int_to_float", n=x.size)
+                elif x.domain.is_packed:
+                    self.step(op, "unpack", rows=x.rows, channels=x.channels,
+                              ternary=x.domain == ir.Domain.TERNARY)
+                else:
+                    self.alias[op.output] = self.root(op.inputs[0])
+            elif isinstance(op, ir.ChannelOp):
+                c, clen = self.per_element(op.const, y)
+                self.step(op, "channel_op", n=y.size, c_len=clen, op_enum=KIND_ENUM[op.kind],
+                          const=self.array(f"{stem}_{op.kind}", c.astype(np.float32), "float",
+                                           f"{op.origin}: {op.kind} constant"))
+            elif isinstance(op, ir.Relu):
+                self.step(op, "relu", n=y.size)
+            elif isinstance(op, ir.Clip):
+                self.step(op, "clip", n=y.size, lo=_fmt_float(max(op.lo, -3.4e38)), hi=_fmt_float(min(op.hi, 3.4e38)))
+            elif isinstance(op, ir.Softmax):
+                self.plan.needs_softmax = True
+                self.step(op, "softmax", rows=y.rows, channels=y.channels)
+            else:
+                raise NotImplementedError(f"no C kernel for IR op {type(op).__name__}")
+        self._place_buffers()
+        return self.plan
+
+    # memory -----------------------------------------------------------------
+    def _place_buffers(self) -> None:
+        g, plan = self.g, self.plan
+        out_root = self.root(g.outputs[0])
+        if out_root == self.root(g.inputs[0]) or not any(s["out"] == out_root for s in plan.steps):
+            raise NotImplementedError("the model's output is its input")
+        buffers: dict[str, Buffer] = {}
+        for i, s in enumerate(plan.steps):
+            t = g.tensors[s["out"]]
+            where = "output" if s["out"] == out_root else "arena"
+            b = Buffer(s["out"], where, CTYPE[t.domain], tensor_bytes(t), first=i, last=i)
+            if t.domain == ir.Domain.TERNARY:
+                b.mask_offset_words = t.rows * words(t.channels)
+            buffers[s["out"]] = b
+            for name in s["inputs"]:
+                if name in buffers:
+                    buffers[name].last = i
+        root_in = self.root(g.inputs[0])
+        buffers[root_in] = Buffer(root_in, "input", "float", 4 * g.tensors[g.inputs[0]].size, first=-1, last=-1)
+        # Greedy by size (as TFLite Micro): biggest first, each at the lowest
+        # offset that does not overlap a placed buffer alive at the same time.
+        placed: list[Buffer] = []
+        for b in sorted((b for b in buffers.values() if b.where == "arena"), key=lambda b: (-b.nbytes, b.first)):
+            offset = 0
+            for other in sorted(placed, key=lambda o: o.offset):
+                if other.last < b.first or b.last < other.first:
+                    continue
+                if offset + b.nbytes <= other.offset:
+                    break
+                offset = max(offset, other.offset + other.nbytes)
+            b.offset = offset
+            placed.append(b)
+        plan.arena_bytes = max([b.offset + b.nbytes for b in placed] + [4])
+        plan.buffers = buffers
+        for name in g.tensors:
+            if name not in buffers and self.root(name) in buffers:
+                buffers[name] = buffers[self.root(name)]
+
+
+def make_plan(graph: ir.Graph) -> Plan:
+    return Planner(graph).build()

@@ -1,0 +1,73 @@
+"""The reference side of validation, as far as it touches ONNX protobufs:
+the model prepared for onnxruntime (with intermediate tensors exposed as
+outputs), and a numpy executor for models with QONNX custom ops, which
+onnxruntime cannot run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+from onnx.reference.op_run import OpRun
+
+from .loading import read_model
+from .qonnx_ops import QONNX_DOMAINS, bipolar_quant
+
+
+class _BipolarQuant(OpRun):
+    op_domain = "qonnx.custom_op.general"
+
+    def _run(self, x, scale):
+        return (bipolar_quant(x, scale),)
+
+
+class _BatchNormInference(OpRun):
+    """BatchNormalization with running statistics, as onnxruntime computes it
+    (onnx.reference switches to batch statistics when `momentum` is set)."""
+
+    op_domain = ""
+
+    def _run(self, x, scale, bias, mean, var, epsilon=None, momentum=None, training_mode=None):
+        f32 = np.float32
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        inv_std = (f32(1) / np.sqrt(var.astype(f32) + f32(epsilon or 1e-5))).astype(f32)
+        s = (scale * inv_std).astype(f32)
+        b = (bias - mean * s).astype(f32)
+        return ((x * s.reshape(shape)).astype(f32) + b.reshape(shape)).astype(f32),
+
+
+_BatchNormInference.__name__ = "BatchNormalization"
+
+
+def _op_for_domain(domain: str):
+    return type("BipolarQuant", (_BipolarQuant,), {"op_domain": domain})
+
+
+class ReferenceModel:
+    """Loads a model once; `outputs(x, names)` gives those tensors for batch x."""
+
+    def __init__(self, path: str | Path, extra_outputs: list[str] = ()):
+        model, _ = read_model(path)
+        self.uses_qonnx = any(n.domain in QONNX_DOMAINS for n in model.graph.node)
+        produced = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
+        existing = {o.name for o in model.graph.output}
+        self.available = [n for n in extra_outputs if n in produced and n not in existing]
+        for name in self.available:
+            model.graph.output.append(helper.make_empty_tensor_value_info(name))
+        self.output_names = [o.name for o in model.graph.output]
+        self.input_name = next(i.name for i in model.graph.input
+                               if i.name not in {t.name for t in model.graph.initializer})
+        if self.uses_qonnx:
+            domains = {n.domain for n in model.graph.node if n.domain in QONNX_DOMAINS}
+            self._evaluator = ReferenceEvaluator(
+                model, new_ops=[_op_for_domain(d) for d in domains] + [_BatchNormInference])
+            self.model_bytes = None
+        else:
+            self._evaluator = None
+            self.model_bytes = model.SerializeToString()
+
+    def run_numpy(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        results = self._evaluator.run(None, {self.input_name: x})
+        return dict(zip(self.output_names, results))

@@ -1,0 +1,23 @@
+"""Typed intermediate representation: see graph.py for the data model and
+ops.py for the op set with numpy references."""
+from .graph import Domain, Graph, Op, Tensor, rebuild
+from .ops import (
+    Binarize,
+    BinaryDense,
+    Cast,
+    ChannelOp,
+    Clip,
+    Dense,
+    Relu,
+    Reshape,
+    Softmax,
+    Threshold,
+    float_key,
+    key_to_float,
+)
+
+__all__ = [
+    "Domain", "Graph", "Op", "Tensor", "rebuild",
+    "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
+    "Reshape", "Softmax", "Threshold", "float_key", "key_to_float",
+]

@@ -1,0 +1,129 @@
+"""The typed graph every stage after the importer works on.
+
+A `Graph` is immutable: passes build a new one with `Graph.replace(...)`.
+Tensors are per-sample (the batch dimension is dropped by the importer) and
+row-major in the ONNX model's own layout. Each tensor carries a value domain:
+
+- `FLOAT`   float32
+- `INT`     int32 accumulator of a binary layer; `int_range` (lo, hi, step)
+            lists every value it can take, which is what makes exact
+            threshold folding possible
+- `BIPOLAR` {-1,+1}, one bit per value in C (bit 1 means -1)
+- `TERNARY` {-1,0,+1}, a sign bit plus a non-zero mask bit per value
+
+The numpy representation used by op references is float32 for FLOAT,
+BIPOLAR and TERNARY (the values themselves) and int64 for INT.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+import numpy as np
+
+
+class Domain(enum.Enum):
+    FLOAT = "float32"
+    INT = "int32"
+    BIPOLAR = "bipolar"
+    TERNARY = "ternary"
+
+    @property
+    def is_packed(self) -> bool:
+        return self in (Domain.BIPOLAR, Domain.TERNARY)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    domain: Domain
+    int_range: tuple[int, int, int] | None = None  # (lo, hi, step) for INT
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def channels(self) -> int:
+        """Length of the innermost axis: the axis bits are packed along."""
+        return self.shape[-1] if self.shape else 1
+
+    @property
+    def rows(self) -> int:
+        return self.size // max(self.channels, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """Base of every IR op: named inputs, one output, the ONNX node(s) it came from."""
+
+    inputs: tuple[str, ...]
+    output: str
+    origin: str  # ONNX node name(s), for error messages and layer reports
+
+    def output_tensor(self, inputs: list[Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def reference(self, *xs: np.ndarray) -> np.ndarray:
+        """numpy semantics on a batch (axis 0 is the batch)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    name: str
+    tensors: Mapping[str, Tensor]
+    ops: tuple[Op, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    # IR tensor name -> ONNX tensor name holding the same values (for layer checks)
+    onnx_names: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes) -> "Graph":
+        return replace(self, **changes)
+
+    def producer(self, tensor: str) -> Op | None:
+        for op in self.ops:
+            if op.output == tensor:
+                return op
+        return None
+
+    def consumers(self, tensor: str) -> list[Op]:
+        return [op for op in self.ops if tensor in op.inputs]
+
+    def tensor(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def run_reference(self, x: np.ndarray, keep: bool = False) -> dict[str, np.ndarray]:
+        """Run every op's numpy reference on a batch; returns outputs (or all tensors)."""
+        values: dict[str, np.ndarray] = {self.inputs[0]: np.asarray(x, dtype=np.float32)}
+        for op in self.ops:
+            values[op.output] = op.reference(*(values[i] for i in op.inputs))
+        if keep:
+            return values
+        return {name: values[name] for name in self.outputs}
+
+
+def rebuild(graph: Graph, ops: list[Op], extra_tensors: dict[str, Tensor] | None = None) -> Graph:
+    """New graph with `ops` (topologically ordered): re-derives every op output
+    tensor, then drops ops whose results nobody uses."""
+    tensors = {name: graph.tensors[name] for name in graph.inputs}
+    if extra_tensors:
+        tensors.update(extra_tensors)
+    for op in ops:
+        tensors[op.output] = op.output_tensor([tensors[i] for i in op.inputs])
+    live = set(graph.outputs)
+    kept: list[Op] = []
+    for op in reversed(ops):
+        if op.output in live:
+            kept.append(op)
+            live.update(op.inputs)
+    kept.reverse()
+    used = set(graph.inputs) | {op.output for op in kept}
+    return graph.replace(
+        ops=tuple(kept),
+        tensors={n: t for n, t in tensors.items() if n in used},
+        onnx_names={n: o for n, o in graph.onnx_names.items() if n in used},
+    )

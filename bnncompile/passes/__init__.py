@@ -1,0 +1,24 @@
+"""Graph -> Graph passes, run in the order of PIPELINE (no discovery).
+
+Rules every pass keeps: it is a pure function of the graph it is given; the
+numpy reference of the graph it returns agrees with the one it was given
+(bit for bit on binarized tensors); tensor names that exist in the ONNX
+model keep their meaning. Each module's docstring states what holds before
+and after it.
+"""
+from __future__ import annotations
+
+from .. import ir
+from .binary_weights import fold_binary_weights
+from .thresholds import fold_thresholds
+
+PIPELINE = (
+    fold_binary_weights,
+    fold_thresholds,
+)
+
+
+def run_pipeline(graph: ir.Graph, passes=PIPELINE) -> ir.Graph:
+    for p in passes:
+        graph = p(graph)
+    return graph

@@ -1,0 +1,53 @@
+"""Pass: recognise binary kernels.
+
+Before: `Dense` ops hold float weights as the importer found them: latent
+weights already folded through their quantizer, so a binary kernel shows up
+as +-1 constants or, when an exporter folded a batchnorm or quantizer scale
+into it, as +-a_j on every row of output column j.
+
+After: every such `Dense` is a `BinaryDense` on the sign matrix. With a
+bipolar or ternary input it yields an exact INT accumulator followed by a
+`Cast`; with a float input (BWN) a float sum. A column scale a_j != 1 follows
+as a `ChannelOp(mul, a)`: the C then computes (integer sum) * a_j, one
+rounding, at least as close to the real value as onnxruntime's float sum of
++-a_j. `Dense` ops with real kernels are left alone. The output keeps the
+ONNX tensor name, so later ops and layer checks still find it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+
+F32 = np.float32
+
+
+def column_scales(w: np.ndarray) -> np.ndarray | None:
+    """a_j if every entry of column j is +-a_j with a_j > 0, else None."""
+    a = np.abs(w[0])
+    if np.any(a == 0) or not np.all(np.abs(w) == a):
+        return None
+    return a.astype(F32)
+
+
+def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
+    ops: list[ir.Op] = []
+    for op in graph.ops:
+        scales = column_scales(op.weight) if isinstance(op, ir.Dense) else None
+        if scales is None:
+            ops.append(op)
+            continue
+        packed = graph.tensors[op.inputs[0]].domain.is_packed
+        chain = [
+            (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)),
+        ]
+        if packed:
+            chain.append((ir.Cast, {}))
+        if np.any(scales != 1):
+            chain.append((ir.ChannelOp, dict(kind="mul", const=scales)))
+        src = op.inputs[0]
+        for i, (cls, attrs) in enumerate(chain):
+            out = op.output if i == len(chain) - 1 else f"{op.output}::w{i}"
+            ops.append(cls(inputs=(src,), output=out, origin=op.origin, **attrs))
+            src = out
+    return ir.rebuild(graph, ops)

@@ -1,0 +1,97 @@
+/*
+ * bnn_float.h -- real-valued elementwise ops (bnncompile runtime).
+ *
+ * Each op does exactly one float32 rounding per element, like the ONNX op it
+ * comes from, so outputs match onnxruntime's up to the rounding of sums.
+ * (Build without -ffast-math; FMA contraction only moves outputs within the
+ * documented tolerance, never a binarized decision: those are integer
+ * compares, see bnn_threshold.)
+ */
+#ifndef BNN_FLOAT_H
+#define BNN_FLOAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bnn_channel_kind { BNN_ADD, BNN_SUB, BNN_RSUB, BNN_MUL, BNN_DIV, BNN_RDIV };
+
+/*
+ * y[i] = x[i] (op) c[i % c_len]; c_len is 1 (a scalar), the channel count
+ * (a per-channel constant, channels innermost) or the tensor size.
+ * y may equal x.
+ */
+static inline void bnn_channel_op(const float *x, size_t n, const float *c, size_t c_len,
+                                  enum bnn_channel_kind kind, float *y)
+{
+    size_t i;
+    switch (kind) {
+    case BNN_ADD:
+        for (i = 0; i < n; ++i) y[i] = x[i] + c[i % c_len];
+        break;
+    case BNN_SUB:
+        for (i = 0; i < n; ++i) y[i] = x[i] - c[i % c_len];
+        break;
+    case BNN_RSUB:
+        for (i = 0; i < n; ++i) y[i] = c[i % c_len] - x[i];
+        break;
+    case BNN_MUL:
+        for (i = 0; i < n; ++i) y[i] = x[i] * c[i % c_len];
+        break;
+    case BNN_DIV:
+        for (i = 0; i < n; ++i) y[i] = x[i] / c[i % c_len];
+        break;
+    case BNN_RDIV:
+        for (i = 0; i < n; ++i) y[i] = c[i % c_len] / x[i];
+        break;
+    }
+}
+
+/* Exact: every accumulator is an integer of magnitude below 2^24. */
+static inline void bnn_int_to_float(const int32_t *x, size_t n, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = (float)x[i];
+}
+
+static inline void bnn_copy(const float *x, size_t n, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i];
+}
+
+static inline void bnn_relu(const float *x, size_t n, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static inline void bnn_clip(const float *x, size_t n, float lo, float hi, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        const float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+#ifdef BNN_NEED_SOFTMAX
+#include <math.h>
+/* Softmax over rows of `channels` values: exp(x - max) / sum. Needs libm. */
+static inline void bnn_softmax(const float *x, size_t rows, size_t channels, float *y)
+{
+    size_t r, c;
+    for (r = 0; r < rows; ++r) {
+        const float *xr = x + r * channels;
+        float *yr = y + r * channels;
+        float max = xr[0], sum = 0.0f;
+        for (c = 1; c < channels; ++c) max = xr[c] > max ? xr[c] : max;
+        for (c = 0; c < channels; ++c) {
+            yr[c] = expf(xr[c] - max);
+            sum += yr[c];
+        }
+        for (c = 0; c < channels; ++c) yr[c] /= sum;
+    }
+}
+#endif
+
+#endif /* BNN_FLOAT_H */
