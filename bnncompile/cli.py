@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--samples", type=int, default=100, help="random samples when no --inputs (default 100)")
     v.add_argument("--layers", action="store_true", help="also print the layer-by-layer comparison")
     v.add_argument("--name", help="C prefix (default: from the file name)")
+    v.add_argument("--c-dir", metavar="DIR",
+                   help="verify the C already generated in DIR (e.g. the copy in your firmware) instead of fresh C")
     return p
 
 
@@ -36,12 +38,29 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def load_generated(folder: Path, compiled) -> dict[str, str]:
+    """The files of an earlier `compile` of the same model, checked by its banner hash."""
+    files = {}
+    for name in compiled.files:
+        path = folder / name
+        if not path.is_file():
+            raise BnnError(f"'{path}' is missing", hint="compile with the same --name into that folder")
+        files[name] = path.read_text()
+    header = files[f"{compiled.plan.name}.h"]
+    if compiled.info.sha256 not in header:
+        raise BnnError(f"the C in '{folder}' was generated from a different model (its banner lacks sha256 "
+                       f"{compiled.info.sha256[:12]}...)", hint="recompile it from this model")
+    return files
+
+
 def cmd_verify(args) -> int:
     from .compiler import compile_to_memory
     from .inputs import load_inputs, random_inputs
     from .validate import format_layers, verify
 
     compiled = compile_to_memory(args.model, name=args.name)
+    if args.c_dir:
+        compiled.files = load_generated(Path(args.c_dir), compiled)
     shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
     if args.inputs:
         x = load_inputs(args.inputs, shape)

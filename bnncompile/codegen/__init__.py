@@ -59,17 +59,18 @@ def banner_data(info, options: dict) -> dict:
 def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
     """Write all files or none: they go to a temporary folder beside `out_dir`
     first and are moved into place only when every one was written."""
-    out = Path(out_dir)
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise BnnError(f"cannot write to '{out_dir}': folder '{parent}' does not exist")
+    out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise BnnError(f"cannot write to '{out_dir}': it is a file")
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    existing = next(p for p in [out, *out.parents] if p.exists())
+    if not existing.is_dir():
+        raise BnnError(f"cannot write to '{out_dir}': '{existing}' is a file")
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=existing))
     try:
         for name, text in files.items():
             (staging / name).write_text(text)
         if not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, out)
             return [out / n for n in files]
         for name in files:

@@ -90,26 +90,60 @@ def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
     return flip, first_at_least(0), first_at_least(1)
 
 
+def _run_flagging_nan(chain: list[ir.Op], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chain output and whether any intermediate value was NaN (inf*0, inf-inf)."""
+    bad = np.zeros(x.shape, bool)
+    for op in chain:
+        x = op.reference(x)
+        if x.dtype == np.float32:
+            bad |= np.isnan(x)
+    return x, bad
+
+
+def _last_true(pred, lo, hi):
+    """Per element, the largest k in [lo, hi] with pred(k) true, given pred(lo) true and
+    pred true on a prefix of [lo, hi]."""
+    lo, hi = lo.copy(), hi.copy()
+    while np.any(lo < hi):
+        mid = (lo + hi + 1) // 2
+        ok = pred(mid)
+        active = lo < hi
+        lo = np.where(active & ok, mid, lo)
+        hi = np.where(active & ~ok, mid - 1, hi)
+    return lo
+
+
 def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
+    """Thresholds on float keys, exact for every input whose chain stays free of
+    NaN (a NaN appears only once an intermediate overflows, e.g. |x| near 3e38
+    times a zero scale; beyond that point the step function simply continues)."""
+    zero = np.zeros(footprint, np.int64)
+    if np.any(_run_flagging_nan(chain, ir.key_to_float(zero)[None])[1]):
+        raise BnnError("the ops before this binarizer give NaN for an input of 0", node=where)
+    # The NaN-free keys form an interval [x_lo, x_hi] around 0: find its ends.
+    x_hi = _last_true(lambda k: ~_run_flagging_nan(chain, ir.key_to_float(k)[None])[1][0], zero,
+                      np.full(footprint, KEY_MAX, np.int64))
+    x_lo = -_last_true(lambda k: ~_run_flagging_nan(chain, ir.key_to_float(-k)[None])[1][0], zero,
+                       np.full(footprint, -KEY_MIN, np.int64))
+
     def h(u_keys, flip):
         x = ir.key_to_float(np.where(flip, -u_keys, u_keys))
         return _run(chain, x[None])[0]
 
-    lo_key = np.full(footprint, KEY_MIN, np.int64)
-    hi_key = np.full(footprint, KEY_MAX, np.int64)
     no_flip = np.zeros(footprint, bool)
-    flip = h(lo_key, no_flip) > h(hi_key, no_flip)
+    flip = h(x_lo, no_flip) > h(x_hi, no_flip)
+    u_lo, u_hi = np.where(flip, -x_hi, x_lo), np.where(flip, -x_lo, x_hi)
 
     def first_at_least(level):
-        lo, hi = lo_key.copy(), hi_key + 1
+        lo, hi = u_lo.copy(), u_hi + 1
         while np.any(lo < hi):
             mid = (lo + hi) // 2
-            ok = h(np.minimum(mid, KEY_MAX), flip) >= level
+            ok = h(np.minimum(mid, u_hi), flip) >= level
             active = lo < hi
             hi = np.where(active & ok, mid, hi)
             lo = np.where(active & ~ok, mid + 1, lo)
-        t = np.where(lo > KEY_MAX, KEY_NEVER, lo)
-        return np.where(t == KEY_MIN, KEY_ALWAYS, t).astype(np.int64)
+        t = np.where(lo > u_hi, KEY_NEVER, lo)
+        return np.where(t == u_lo, KEY_ALWAYS, t).astype(np.int64)
 
     t_zero, t_pos = first_at_least(0), first_at_least(1)
     # Double-check the step function on a sample of keys: the ops are monotone
@@ -121,9 +155,9 @@ def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
     sample = np.clip(sample, KEY_MIN, KEY_MAX)
     u = np.broadcast_to(sample.reshape((-1,) + (1,) * len(footprint)), (len(sample),) + footprint)
     x = ir.key_to_float(np.where(flip, -u, u))
-    got = _run(chain, x)
+    got, nan = _run_flagging_nan(chain, x)
     want = np.where(u >= t_pos, 1, np.where(u >= t_zero, 0, -1))
-    if np.any(got != want):
+    if np.any((got != want) & ~nan):
         raise BnnError("the ops before this binarizer are not monotone, so no threshold reproduces them",
                        node=where)
     return flip, t_zero, t_pos

@@ -1,0 +1,49 @@
+/* Non-inline entry points to the header-only runtime, so pytest can call
+ * each kernel through cffi and compare it with numpy. */
+#define BNN_NEED_SOFTMAX
+#include "bnn_runtime.h"
+#include "kernel_shim.h"
+
+uint32_t shim_popcount(uint32_t v) { return bnn_popcount(v); }
+
+int32_t shim_float_key(float x) { return bnn_float_key(x); }
+
+void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *t_zero,
+                    const int32_t *t_pos, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask)
+{
+    bnn_threshold(src, src_is_float, rows, channels, t_zero, t_pos, flip, t_len, bits, mask);
+}
+
+void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out)
+{
+    bnn_unpack(bits, mask, rows, channels, out);
+}
+
+void shim_dense_xnor(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const uint32_t *w,
+                     size_t n, int32_t *y)
+{
+    bnn_dense_xnor(x, x_mask, rows, k_in, w, n, y);
+}
+
+void shim_dense_bwn(const float *x, size_t rows, size_t k_in, const uint32_t *w, size_t n, float *y)
+{
+    bnn_dense_bwn(x, rows, k_in, w, n, y);
+}
+
+void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const float *w, size_t n,
+                    float *y)
+{
+    bnn_dense_ban(x, x_mask, rows, k_in, w, n, y);
+}
+
+void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y)
+{
+    bnn_dense_float(x, rows, k_in, w, n, y);
+}
+
+void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y)
+{
+    bnn_channel_op(x, n, c, c_len, (enum bnn_channel_kind)kind, y);
+}
+
+void shim_softmax(const float *x, size_t rows, size_t channels, float *y) { bnn_softmax(x, rows, channels, y); }

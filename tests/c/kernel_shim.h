@@ -1,0 +1,13 @@
+uint32_t shim_popcount(uint32_t v);
+int32_t shim_float_key(float x);
+void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *t_zero,
+                    const int32_t *t_pos, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask);
+void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out);
+void shim_dense_xnor(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const uint32_t *w,
+                     size_t n, int32_t *y);
+void shim_dense_bwn(const float *x, size_t rows, size_t k_in, const uint32_t *w, size_t n, float *y);
+void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const float *w, size_t n,
+                    float *y);
+void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y);
+void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y);
+void shim_softmax(const float *x, size_t rows, size_t channels, float *y);

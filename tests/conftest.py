@@ -1,0 +1,45 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(Path(__file__).parent))
+
+# Every exported MLP fixture; each is checked on all 1797 digits.
+MLP_FIXTURES = sorted(
+    p for p in FIXTURES.glob("*/*.onnx") if "cnn" not in p.name and "cnv" not in p.name
+)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.images / 16.0).astype(np.float32), d.target
+
+
+def digits_for(path_or_shape, images):
+    """Digits shaped like the model's per-sample input."""
+    from bnncompile.importer import import_model
+
+    if isinstance(path_or_shape, (str, Path)):
+        g, _ = import_model(path_or_shape)
+        shape = g.tensors[g.inputs[0]].shape
+    else:
+        shape = path_or_shape
+    return images.reshape((len(images),) + tuple(shape))
+
+
+def c_compilers():
+    return [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "bnncompile", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)

@@ -1,0 +1,103 @@
+"""The command line and the generated C as a user sees them."""
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from builders import GraphBuilder
+from conftest import c_compilers, digits_for, run_cli
+
+import bnncompile
+
+MODEL = Path("tests/fixtures/torch/torch_legacy_where.onnx")
+HERE = Path(__file__).parent
+
+
+def test_compile_writes_header_source_and_runtime(tmp_path):
+    out = tmp_path / "c"
+    r = run_cli("compile", MODEL, "-o", out, "--name", "net")
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["bnn_bits.h", "bnn_dense.h", "bnn_float.h", "bnn_runtime.h", "net.c", "net.h"]
+    header = (out / "net.h").read_text()
+    assert "int net_run(const float *input, float *output);" in header
+    assert "#define NET_INPUT_SIZE 64" in header and "#define NET_OUTPUT_SIZE 10" in header
+    source = (out / "net.c").read_text()
+    assert "sha256" in source and "bnncompile " + bnncompile.__version__ in source
+    assert "malloc" not in source
+
+
+def test_compiling_twice_gives_byte_identical_files(tmp_path):
+    for d in ("a", "b"):
+        assert run_cli("compile", MODEL, "-o", tmp_path / d, "--name", "net").returncode == 0
+    for f in (tmp_path / "a").iterdir():
+        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
+
+
+@pytest.mark.parametrize("cc", c_compilers())
+def test_generated_c_is_strict_c99_and_both_entry_points_agree(tmp_path, cc):
+    out = tmp_path / "c"
+    assert run_cli("compile", MODEL, "-o", out, "--name", "net").returncode == 0
+    exe = tmp_path / "prog"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", f"-I{out}", str(out / "net.c"),
+                    str(HERE / "c" / "workspace_main.c"), "-o", str(exe), "-lm"], check=True)
+    r = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    assert len(r.stdout.splitlines()) == 10
+
+
+def test_python_api_runs_the_c_on_a_batch(tmp_path, digits):
+    model = bnncompile.compile(str(MODEL), tmp_path / "c", name="net")
+    try:
+        x = digits_for(MODEL, digits[0][:50])
+        y = model.run(x)
+    finally:
+        model.close()
+    assert y.shape == (50, 10)
+    assert (y.argmax(axis=1) == digits[1][:50]).mean() > 0.9
+
+
+def test_verify_passes_on_a_real_model(tmp_path):
+    r = run_cli("verify", MODEL, "--samples", "40", "--layers")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().splitlines()[-1].startswith("PASS: 40 samples")
+
+
+@pytest.mark.parametrize("content,message", [(b"", "is empty"), (b"garbage\xff\xfe" * 10, "not an ONNX model")])
+def test_errors_are_one_line_exit_2_and_leave_nothing_behind(tmp_path, content, message):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(content)
+    out = tmp_path / "never"
+    r = run_cli("compile", bad, "-o", out)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith("bnncompile: error:")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_unsupported_model_leaves_no_partial_output(tmp_path):
+    b = GraphBuilder([4])
+    b.node("Tanh", ["x"])
+    path = b.save(tmp_path / "tanh.onnx")
+    r = run_cli("compile", path, "-o", tmp_path / "out")
+    assert r.returncode == 2 and "Tanh_1" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"")
+    r = run_cli("--debug", "compile", bad, "-o", tmp_path / "o")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_bad_name_is_refused(tmp_path):
+    r = run_cli("compile", MODEL, "-o", tmp_path / "o", "--name", "3net-x")
+    assert r.returncode == 2 and "C identifier" in r.stderr
+
+
+def test_verify_reads_inputs_from_npy(tmp_path, digits):
+    np.save(tmp_path / "x.npy", digits_for(MODEL, digits[0][:30]))
+    r = run_cli("verify", MODEL, "--inputs", tmp_path / "x.npy")
+    assert r.returncode == 0 and "30 samples" in r.stdout

@@ -1,0 +1,149 @@
+"""Each C runtime kernel against a numpy statement of its maths, on random data."""
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cffi import FFI
+
+from bnncompile.codegen.plan import pack_rows
+from bnncompile.ir import float_key
+from bnncompile.resources import resource_dir
+
+HERE = Path(__file__).parent / "c"
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shim") / "libshim.so"
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared",
+                    f"-I{resource_dir('runtime')}", f"-I{HERE}", str(HERE / "kernel_shim.c"), "-o", str(out), "-lm"],
+                   check=True)
+    ffi = FFI()
+    ffi.cdef((HERE / "kernel_shim.h").read_text())
+    return ffi, ffi.dlopen(str(out))
+
+
+def ptr(ffi, a, ctype):
+    return ffi.from_buffer(f"{ctype}[]", a) if a is not None else ffi.NULL
+
+
+def unpack_np(words, k):
+    bits = (words[..., None] >> np.arange(32, dtype=np.uint32)) & 1
+    return bits.reshape(words.shape[:-1] + (-1,))[..., :k]
+
+
+def test_popcount_matches_python(kernels):
+    ffi, lib = kernels
+    rng = np.random.default_rng(0)
+    for v in [0, 1, 0xFFFFFFFF, 0x80000000, *rng.integers(0, 2**32, 500)]:
+        assert lib.shim_popcount(int(v)) == bin(int(v)).count("1")
+
+
+def test_float_key_orders_like_floats(kernels):
+    ffi, lib = kernels
+    rng = np.random.default_rng(1)
+    xs = np.concatenate([rng.normal(0, 10, 300), [0.0, -0.0, 1e-45, -1e-45, 3e38, -3e38, np.inf, -np.inf]])
+    xs = xs.astype(np.float32)
+    keys = np.array([lib.shim_float_key(float(x)) for x in xs])
+    assert np.array_equal(keys, float_key(xs))
+    order = np.argsort(xs, kind="stable")
+    assert np.all(np.diff(keys[order]) >= 0)
+
+
+@pytest.mark.parametrize("k", [1, 31, 32, 33, 64, 100, 257])
+@pytest.mark.parametrize("ternary", [False, True])
+def test_dense_xnor_is_the_dot_product(kernels, k, ternary):
+    ffi, lib = kernels
+    rng = np.random.default_rng(k)
+    rows, n = 3, 7
+    x = rng.choice([-1, 1], (rows, k))
+    if ternary:
+        x = x * rng.choice([0, 1], (rows, k), p=[0.3, 0.7])
+    w = rng.choice([-1, 1], (n, k))
+    xb, wb = pack_rows(x), pack_rows(w)
+    mask = pack_rows(np.where(x != 0, -1, 1)) if ternary else None
+    y = np.zeros((rows, n), np.int32)
+    lib.shim_dense_xnor(ptr(ffi, xb, "uint32_t"), ptr(ffi, mask, "uint32_t"), rows, k, ptr(ffi, wb, "uint32_t"), n,
+                        ptr(ffi, y, "int32_t"))
+    assert np.array_equal(y, x @ w.T)
+
+
+@pytest.mark.parametrize("k", [1, 32, 45, 130])
+def test_dense_bwn_ban_float(kernels, k):
+    ffi, lib = kernels
+    rng = np.random.default_rng(100 + k)
+    rows, n = 2, 5
+    xr = rng.integers(-8, 9, (rows, k)).astype(np.float32)  # small integers: every order sums exactly
+    ws = rng.choice([-1, 1], (n, k))
+    wr = rng.integers(-8, 9, (n, k)).astype(np.float32)
+    xs = rng.choice([-1, 1], (rows, k)) * rng.choice([0, 1], (rows, k), p=[0.2, 0.8])
+    y = np.zeros((rows, n), np.float32)
+    lib.shim_dense_bwn(ptr(ffi, xr, "float"), rows, k, ptr(ffi, pack_rows(ws), "uint32_t"), n, ptr(ffi, y, "float"))
+    assert np.array_equal(y, xr @ ws.T)
+    mask = pack_rows(np.where(xs != 0, -1, 1))
+    lib.shim_dense_ban(ptr(ffi, pack_rows(xs), "uint32_t"), ptr(ffi, mask, "uint32_t"), rows, k,
+                       ptr(ffi, wr, "float"), n, ptr(ffi, y, "float"))
+    assert np.array_equal(y, xs @ wr.T)
+    lib.shim_dense_float(ptr(ffi, xr, "float"), rows, k, ptr(ffi, wr, "float"), n, ptr(ffi, y, "float"))
+    assert np.array_equal(y, xr @ wr.T)
+
+
+@pytest.mark.parametrize("src_is_float", [0, 1])
+@pytest.mark.parametrize("channels", [5, 32, 70])
+def test_threshold_packs_decisions(kernels, src_is_float, channels):
+    ffi, lib = kernels
+    rng = np.random.default_rng(channels + src_is_float)
+    rows = 4
+    if src_is_float:
+        src = rng.normal(0, 5, (rows, channels)).astype(np.float32)
+        src[0, :3] = 0.0
+        v = float_key(src)
+    else:
+        src = rng.integers(-40, 41, (rows, channels)).astype(np.int32)
+        v = src.astype(np.int64)
+    t_zero = rng.integers(-30, 30, channels)
+    t_pos = t_zero + rng.integers(0, 3, channels)
+    if src_is_float:
+        t_zero, t_pos = float_key(t_zero.astype(np.float32)), float_key(t_pos.astype(np.float32))
+    flip = rng.integers(0, 2, channels).astype(np.uint8)
+    u = np.where(flip == 1, -v, v)
+    want = np.where(u >= t_pos, 1, np.where(u >= t_zero, 0, -1))
+    words = (channels + 31) // 32
+    bits = np.full((rows, words), 0xDEADBEEF, np.uint32)
+    mask = np.full((rows, words), 0xDEADBEEF, np.uint32)
+    tz, tp = t_zero.astype(np.int32), t_pos.astype(np.int32)
+    lib.shim_threshold(ptr(ffi, src, "float" if src_is_float else "int32_t"), src_is_float, rows, channels,
+                       ptr(ffi, tz, "int32_t"), ptr(ffi, tp, "int32_t"), ptr(ffi, flip, "uint8_t"), channels,
+                       ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"))
+    got_sign, got_mask = unpack_np(bits, channels), unpack_np(mask, channels)
+    assert np.array_equal(got_mask, (want != 0).astype(np.uint32))
+    assert np.array_equal(got_sign, (want < 0).astype(np.uint32))
+    # tail bits stay zero, so they never count in a later popcount
+    if channels % 32:
+        assert np.all(bits[:, -1] >> np.uint32(channels % 32) == 0)
+        assert np.all(mask[:, -1] >> np.uint32(channels % 32) == 0)
+    out = np.zeros((rows, channels), np.float32)
+    lib.shim_unpack(ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"), rows, channels, ptr(ffi, out, "float"))
+    assert np.array_equal(out, want)
+
+
+@pytest.mark.parametrize("kind,fn", [(0, np.add), (1, np.subtract), (2, lambda x, c: c - x), (3, np.multiply),
+                                     (4, np.divide), (5, lambda x, c: c / x)])
+def test_channel_op_rounds_like_numpy_float32(kernels, kind, fn):
+    ffi, lib = kernels
+    rng = np.random.default_rng(kind)
+    x = rng.normal(0, 3, (6, 11)).astype(np.float32)
+    for c in (rng.normal(0, 2, 11).astype(np.float32), rng.normal(0, 2, 66).astype(np.float32).reshape(6, 11)):
+        y = np.zeros_like(x)
+        lib.shim_channel_op(ptr(ffi, x, "float"), x.size, ptr(ffi, c, "float"), c.size, kind, ptr(ffi, y, "float"))
+        assert np.array_equal(y, fn(x, c).astype(np.float32))
+
+
+def test_softmax_close_to_numpy(kernels):
+    ffi, lib = kernels
+    x = np.random.default_rng(3).normal(0, 4, (5, 10)).astype(np.float32)
+    y = np.zeros_like(x)
+    lib.shim_softmax(ptr(ffi, x, "float"), 5, 10, ptr(ffi, y, "float"))
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-6, atol=1e-7)
