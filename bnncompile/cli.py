@@ -86,6 +86,12 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug in bnncompile, not in the model: still no traceback by default
+        if args.debug:
+            raise
+        print(f"bnncompile: internal error: {exc.__class__.__name__}: {exc} "
+              f"(please report it; --debug shows the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(Path(__file__).parent))
 
-# Every exported MLP fixture; each is checked on all 1797 digits.
-MLP_FIXTURES = sorted(
-    p for p in FIXTURES.glob("*/*.onnx") if "cnn" not in p.name and "cnv" not in p.name
-)
+# Every exported fixture (MLPs and CNNs); each is checked on all 1797 digits.
+EXPORTED_FIXTURES = sorted(FIXTURES.glob("*/*.onnx"))
 
 
 @pytest.fixture(scope="session")

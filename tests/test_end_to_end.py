@@ -6,20 +6,20 @@ import re
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import MLP_FIXTURES, digits_for, run_cli
+from conftest import EXPORTED_FIXTURES, digits_for, run_cli
 
 from bnncompile.compiler import compile_to_memory
 from bnncompile.validate import ATOL, RTOL, NativeModel, verify
 
 
 def test_fixture_set_covers_every_exporter():
-    names = {p.parent.name for p in MLP_FIXTURES}
+    names = {p.parent.name for p in EXPORTED_FIXTURES}
     assert names == {"larq", "torch", "brevitas"}
-    assert any("dynamo" in p.name for p in MLP_FIXTURES if p.parent.name == "torch")
-    assert any(p.with_name(p.name + ".data").exists() for p in MLP_FIXTURES)  # external data
+    assert any("dynamo" in p.name for p in EXPORTED_FIXTURES if p.parent.name == "torch")
+    assert any(p.with_name(p.name + ".data").exists() for p in EXPORTED_FIXTURES)  # external data
 
 
-@pytest.mark.parametrize("path", MLP_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", EXPORTED_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fixture_matches_reference_on_all_digits(path, digits):
     images, labels = digits
     x = digits_for(path, images)
@@ -35,7 +35,7 @@ def test_fixture_matches_reference_on_all_digits(path, digits):
     assert binarized and all(r.values_differing == 0 for r in binarized)
 
 
-@pytest.mark.parametrize("path", [p for p in MLP_FIXTURES if p.parent.name != "brevitas"],
+@pytest.mark.parametrize("path", [p for p in EXPORTED_FIXTURES if p.parent.name != "brevitas"],
                          ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_argmax_agrees_with_default_onnxruntime_too(path, digits):
     """Users run onnxruntime with its default (fusing) optimisations; arg-max must not care."""

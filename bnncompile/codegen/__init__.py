@@ -35,7 +35,7 @@ def render(graph: ir.Graph, banner: dict) -> tuple[dict[str, str], Plan]:
     env = _environment()
     context = dict(
         banner=banner, name=plan.name, NAME=plan.name.upper(), arrays=plan.arrays, steps=plan.steps,
-        buffers=plan.buffers, arena_bytes=plan.arena_bytes, needs_softmax=plan.needs_softmax,
+        buffers=plan.buffers, structs=plan.structs, arena_bytes=plan.arena_bytes, needs_softmax=plan.needs_softmax,
         input_shape=plan.input_shape, output_shape=plan.output_shape,
         input_size=graph.tensors[graph.inputs[0]].size, output_size=graph.tensors[graph.outputs[0]].size,
     )

@@ -60,11 +60,20 @@ class Array:
 
 
 @dataclass
+class Struct:
+    name: str
+    ctype: str
+    values: list[int]
+    comment: str
+
+
+@dataclass
 class Plan:
     name: str
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     arrays: list[Array] = field(default_factory=list)
+    structs: list[Struct] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
     buffers: dict[str, Buffer] = field(default_factory=dict)
     arena_bytes: int = 0
@@ -107,6 +116,11 @@ class Planner:
         if all(d == 1 for d in shape[:-1]) and shape[-1] == t.channels:
             return arr.reshape(-1), t.channels
         return np.broadcast_to(arr, t.shape).reshape(-1), t.size
+
+    def struct(self, stem: str, ctype: str, values: list[int], comment: str) -> str:
+        name = f"{self.plan.name}_{stem}"
+        self.plan.structs.append(Struct(name, ctype, [int(v) for v in values], comment))
+        return name
 
     # steps ----------------------------------------------------------------
     def root(self, name: str) -> str:
@@ -167,6 +181,63 @@ class Planner:
                 self.step(op, "relu", n=y.size)
             elif isinstance(op, ir.Clip):
                 self.step(op, "clip", n=y.size, lo=_fmt_float(max(op.lo, -3.4e38)), hi=_fmt_float(min(op.hi, 3.4e38)))
+            elif isinstance(op, ir.Conv2D):
+                h, w, c = x.shape
+                o, kh, kw, cg = op.kernel.shape
+                geometry = self.struct(f"{stem}_geometry", "struct bnn_conv_geometry",
+                                       [h, w, c, o, kh, kw, *op.strides, *op.dilations, op.pads[0], op.pads[1],
+                                        y.shape[0], y.shape[1], op.groups],
+                                       f"{op.origin}: h w c, o kh kw, strides, dilations, pad top/left, oh ow, groups")
+                if op.signs is not None:
+                    kernel = self.array(f"{stem}_weights", pack_rows(op.signs), "uint32_t",
+                                        f"{op.origin}: binary kernel OHWI {op.signs.shape}, packed along inputs")
+                else:
+                    kernel = self.array(f"{stem}_weights", op.weight, "float",
+                                        f"{op.origin}: real kernel OHWI {op.weight.shape}")
+                if op.signs is not None and op.packed_input:
+                    if op.pad_value not in (0.0, 1.0) and any(op.pads):
+                        raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
+                    self.step(op, "conv_xnor", geometry=geometry, weights=kernel, pad_mode=int(op.pad_value == 1.0),
+                              ternary=x.domain == ir.Domain.TERNARY)
+                else:
+                    self.step(op, "conv_float", geometry=geometry, weights=kernel, binary=op.signs is not None,
+                              pad_value=_fmt_float(op.pad_value))
+            elif isinstance(op, ir.Pool2D):
+                h, w, c = x.shape
+                geometry = self.struct(f"{stem}_geometry", "struct bnn_pool_geometry",
+                                       [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0],
+                                        y.shape[1]], f"{op.origin}: h w c, window, strides, pad top/left, oh ow")
+                if op.kind == "avg":
+                    self.step(op, "avgpool", geometry=geometry, include_pad=int(op.count_include_pad))
+                elif x.domain.is_packed:
+                    self.step(op, "maxpool_bits", geometry=geometry, ternary=x.domain == ir.Domain.TERNARY)
+                else:
+                    self.step(op, "maxpool_int" if x.domain == ir.Domain.INT else "maxpool_float", geometry=geometry)
+            elif isinstance(op, ir.Transpose):
+                if x.domain.is_packed:
+                    raise NotImplementedError(f"transposing the binarized tensor {op.inputs[0]} ({op.origin})")
+                if len(x.shape) > 4:
+                    raise NotImplementedError("transpose of more than 4 axes")
+                dims = self.array(f"{stem}_dims", np.array(x.shape), "int", f"{op.origin}: input dims")
+                perm = self.array(f"{stem}_perm", np.array(op.perm), "int", f"{op.origin}: permutation")
+                self.step(op, "transpose", rank=len(x.shape), dims=dims, perm=perm)
+            elif isinstance(op, ir.Pad):
+                if x.domain != ir.Domain.FLOAT or len(x.shape) != 3 or op.pads[2] or op.pads[5]:
+                    raise NotImplementedError(f"a Pad that is not a spatial pad of real values ({op.origin})")
+                self.step(op, "pad", h=x.shape[0], w=x.shape[1], c=x.shape[2], pads=[op.pads[0], op.pads[1],
+                          op.pads[3], op.pads[4]], value=_fmt_float(op.value))
+            elif isinstance(op, ir.Add):
+                self.step(op, "add", n=y.size)
+            elif isinstance(op, ir.Concat):
+                axis = op.axis % len(y.shape)
+                outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+                inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+                parts, offset = [], 0
+                for name in op.inputs:
+                    chunk = self.g.tensors[name].shape[axis] * inner
+                    parts.append(dict(src=self.root(name), chunk=chunk, offset=offset))
+                    offset += chunk
+                self.step(op, "concat", outer=outer, y_chunk=y.shape[axis] * inner, parts=parts)
             elif isinstance(op, ir.Softmax):
                 self.plan.needs_softmax = True
                 self.step(op, "softmax", rows=y.rows, channels=y.channels)

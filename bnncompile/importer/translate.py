@@ -392,21 +392,158 @@ def h_transpose(t: Translator, node, ins):
     perm = _attr(node, "perm", list(reversed(range(len(full)))))
     # Only permutations that keep the row-major order of the data (they move
     # size-1 axes, e.g. NHWC <-> NCHW with one channel) are free reshapes.
+    if perm[0] != 0:
+        raise Unsupported("Transpose that moves the batch axis")
     moved = [p for p in perm if full[p] != 1]
-    if moved != sorted(moved):
-        raise Unsupported("Transpose that reorders data (convolutional layouts are a later feature)")
-    t.finish(node, t.reshape(x, tuple(full[p] for p in perm)))
+    if moved == sorted(moved):  # only size-1 axes move: the data keeps its order
+        t.finish(node, t.reshape(x, tuple(full[p] for p in perm)))
+        return
+    t.finish(node, t.emit(ir.Transpose, [x], perm=tuple(p - 1 for p in perm[1:])))
 
 
 def h_dropout(t: Translator, node, ins):
     t.bind(node.output[0], ins[0])
 
 
+# ------------------------------------------------------------------ spatial ops
+# ONNX works in NCHW; the IR's spatial ops work in NHWC (bits are packed along
+# channels). Each spatial node is bracketed by IR Transposes here; the layout
+# pass cancels the pairs that meet.
+
+TO_NHWC, TO_NCHW = (1, 2, 0), (2, 0, 1)
+
+
+def _spatial_input(t: Translator, x, what: str) -> ir.Tensor:
+    if not isinstance(x, ir.Tensor) or len(x.shape) != 3:
+        raise Unsupported(f"{what} needs a 4-D (N, C, H, W) activation")
+    return t.emit(ir.Transpose, [x], perm=TO_NHWC)
+
+
+def _pads_2d(node, shape_hw, kernel, strides, dilations) -> tuple[int, int, int, int]:
+    auto_pad = _attr(node, "auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad in ("NOTSET", ""):
+        p = list(_attr(node, "pads", [0, 0, 0, 0]))
+        if len(p) != 4:
+            raise Unsupported("only 2-D spatial padding is supported")
+        return (p[0], p[1], p[2], p[3])
+    if auto_pad == "VALID":
+        return (0, 0, 0, 0)
+    begin, end = [], []
+    for size, k, s, d in zip(shape_hw, kernel, strides, dilations):
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + d * (k - 1) + 1 - size)
+        small, big = total // 2, total - total // 2
+        begin.append(small if auto_pad == "SAME_UPPER" else big)
+        end.append(big if auto_pad == "SAME_UPPER" else small)
+    return (begin[0], begin[1], end[0], end[1])
+
+
+def h_conv(t: Translator, node, ins):
+    x, w = ins[0], ins[1]
+    bias = ins[2] if len(ins) > 2 else None
+    if not isinstance(w, np.ndarray) or w.ndim != 4:
+        raise Unsupported("only 2-D convolutions with a constant kernel are supported")
+    if bias is not None and not isinstance(bias, np.ndarray):
+        raise Unsupported("the bias of a convolution must be a constant")
+    x = t.as_float(x) if isinstance(x, ir.Tensor) and x.domain == ir.Domain.INT else x
+    xt = _spatial_input(t, x, "Conv")
+    strides = tuple(_attr(node, "strides", [1, 1]))
+    dilations = tuple(_attr(node, "dilations", [1, 1]))
+    kernel = w.shape[2:]
+    pads = _pads_2d(node, xt.shape[:2], kernel, strides, dilations)
+    y = t.emit(ir.Conv2D, [xt], weight=np.ascontiguousarray(w.transpose(0, 2, 3, 1), dtype=F32),
+               strides=strides, dilations=dilations, pads=pads, groups=int(_attr(node, "group", 1)),
+               packed_input=xt.domain.is_packed)
+    if bias is not None:
+        y = t.emit(ir.ChannelOp, [y], kind="add", const=np.asarray(bias, F32).reshape(-1))
+    t.finish(node, t.emit(ir.Transpose, [y], perm=TO_NCHW))
+
+
+def h_pool(t: Translator, node, ins):
+    x = ins[0]
+    kind = "max" if "Max" in node.op_type else "avg"
+    if kind == "avg" and isinstance(x, ir.Tensor):
+        x = t.as_float(x)
+    xt = _spatial_input(t, x, node.op_type)
+    if node.op_type.startswith("Global"):
+        kernel, strides, pads, include = xt.shape[:2], (1, 1), (0, 0, 0, 0), False
+    else:
+        kernel = tuple(_attr(node, "kernel_shape"))
+        strides = tuple(_attr(node, "strides", [1, 1]))
+        if any(d != 1 for d in _attr(node, "dilations", [1, 1])):
+            raise Unsupported("dilated pooling")
+        pads = _pads_2d(node, xt.shape[:2], kernel, strides, (1, 1))
+        if _attr(node, "ceil_mode", 0):
+            h, w = xt.shape[:2]
+            for size, k, s, b, e in ((h, kernel[0], strides[0], pads[0], pads[2]),
+                                     (w, kernel[1], strides[1], pads[1], pads[3])):
+                if (size + b + e - k) % s:
+                    raise Unsupported("ceil_mode pooling that changes the output size")
+        include = bool(_attr(node, "count_include_pad", 0))
+    y = t.emit(ir.Pool2D, [xt], kind=kind, kernel=tuple(kernel), strides=strides, pads=pads,
+               count_include_pad=include)
+    t.finish(node, t.emit(ir.Transpose, [y], perm=TO_NCHW))
+
+
+def h_pad(t: Translator, node, ins):
+    x = ins[0]
+    mode = _attr(node, "mode", b"constant")
+    if (mode.decode() if isinstance(mode, bytes) else mode) != "constant":
+        raise Unsupported("only constant padding")
+    if t.opset < 11:
+        pads, value = list(_attr(node, "pads")), float(_attr(node, "value", 0.0))
+    else:
+        if not isinstance(ins[1], np.ndarray) or (len(ins) > 2 and ins[2] is not None
+                                                 and not isinstance(ins[2], np.ndarray)):
+            raise Unsupported("pads and value must be constants")
+        pads = [int(p) for p in ins[1]]
+        value = float(np.asarray(ins[2]).reshape(-1)[0]) if len(ins) > 2 and ins[2] is not None \
+            and np.asarray(ins[2]).size else 0.0
+        if len(ins) > 3 and ins[3] is not None:
+            full = len(x.shape) + 1
+            axes = [int(a) % full for a in ins[3]]
+            expanded = [0] * (2 * full)
+            for i, a in enumerate(axes):
+                expanded[a], expanded[a + full] = pads[i], pads[i + len(axes)]
+            pads = expanded
+    n = len(x.shape) + 1
+    if pads[0] or pads[n] or any(p < 0 for p in pads):
+        raise Unsupported("padding of the batch axis or negative padding")
+    per_sample = tuple(pads[1:n]) + tuple(pads[n + 1:])
+    if not any(per_sample):
+        t.bind(node.output[0], x)
+        return
+    t.finish(node, t.emit(ir.Pad, [x], pads=per_sample, value=value))
+
+
+def h_add_or_arith(t: Translator, node, ins):
+    a, b = ins
+    if isinstance(a, ir.Tensor) and isinstance(b, ir.Tensor):
+        a, b = t.as_float(a), t.as_float(b)
+        if a.shape != b.shape:
+            raise Unsupported(f"broadcasting Add of activations {a.shape} and {b.shape}")
+        t.finish(node, t.emit(ir.Add, [a, b]))
+        return
+    _arith("add", "add")(t, node, ins)
+
+
+def h_concat(t: Translator, node, ins):
+    if not all(isinstance(v, ir.Tensor) for v in ins):
+        raise Unsupported("Concat with constants")
+    axis = _attr(node, "axis")
+    full = len(ins[0].shape) + 1
+    axis = axis % full
+    if axis == 0:
+        raise Unsupported("Concat along the batch axis")
+    t.finish(node, t.emit(ir.Concat, [t.as_float(v) for v in ins], axis=axis - 1))
+
+
 HANDLERS = {
     "MatMul": h_matmul,
     "Gemm": h_gemm,
     "BatchNormalization": h_batchnorm,
-    "Add": _arith("add", "add"),
+    "Add": h_add_or_arith,
     "Sub": _arith("sub", "rsub"),
     "Mul": _arith("mul", "mul"),
     "Div": _arith("div", "rdiv"),
@@ -430,6 +567,13 @@ HANDLERS = {
     "Unsqueeze": h_unsqueeze,
     "Transpose": h_transpose,
     "Dropout": h_dropout,
+    "Conv": h_conv,
+    "MaxPool": h_pool,
+    "AveragePool": h_pool,
+    "GlobalAveragePool": h_pool,
+    "GlobalMaxPool": h_pool,
+    "Pad": h_pad,
+    "Concat": h_concat,
 }
 
 

@@ -7,6 +7,12 @@ from .ops import (
     Cast,
     ChannelOp,
     Clip,
+    Concat,
+    Conv2D,
+    Pad,
+    Pool2D,
+    Transpose,
+    Add,
     Dense,
     Relu,
     Reshape,
@@ -19,5 +25,5 @@ from .ops import (
 __all__ = [
     "Domain", "Graph", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
-    "Reshape", "Softmax", "Threshold", "float_key", "key_to_float",
+    "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "float_key", "key_to_float",
 ]

@@ -239,4 +239,210 @@ class Reshape(Op):
         return np.reshape(x, (x.shape[0],) + tuple(self.shape))
 
 
+
+
+# ---------------------------------------------------------------- spatial ops (NHWC)
+
+
+def _conv_out(size: int, k: int, stride: int, dilation: int, pad_begin: int, pad_end: int) -> int:
+    return (size + pad_begin + pad_end - dilation * (k - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2D(Op):
+    """2-D convolution on a per-sample NHWC tensor (H, W, C).
+
+    weight: OHWI [O, KH, KW, C/groups] float32 (real kernel), or `signs` int8
+    in {-1,+1} for a binary kernel (set by the binary-weights pass). The input
+    is padded with `pad_value` (pads = top, left, bottom, right) before a
+    VALID convolution; for a bipolar input a pad value of 0 means the padded
+    taps contribute nothing (ONNX zero padding of a +-1 tensor).
+    """
+
+    weight: np.ndarray = None
+    signs: np.ndarray = None
+    strides: tuple[int, int] = (1, 1)
+    dilations: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    pad_value: float = 0.0
+    groups: int = 1
+    packed_input: bool = False
+
+    @property
+    def kernel(self) -> np.ndarray:
+        return self.weight if self.signs is None else self.signs
+
+    @property
+    def fan_in(self) -> int:
+        o, kh, kw, cg = self.kernel.shape
+        return kh * kw * cg
+
+    def out_shape(self, shape):
+        h, w, _ = shape
+        o, kh, kw, _ = self.kernel.shape
+        t, l, b, r = self.pads
+        return (_conv_out(h, kh, self.strides[0], self.dilations[0], t, b),
+                _conv_out(w, kw, self.strides[1], self.dilations[1], l, r), o)
+
+    def output_tensor(self, inputs):
+        x = inputs[0]
+        if len(x.shape) != 3:
+            raise TypeError("Conv2D takes a per-sample (H, W, C) tensor")
+        if x.shape[2] != self.kernel.shape[3] * self.groups:
+            raise TypeError(f"Conv2D: {x.shape[2]} input channels do not fit the kernel {self.kernel.shape}")
+        shape = self.out_shape(x.shape)
+        if min(shape) <= 0:
+            raise TypeError(f"Conv2D output would be empty: {shape}")
+        if self.signs is not None and x.domain.is_packed:
+            k = self.fan_in
+            exact_parity = x.domain == Domain.BIPOLAR and (self.pad_value != 0 or not any(self.pads))
+            return Tensor(self.output, shape, Domain.INT, (-k, k, 2 if exact_parity else 1))
+        if x.domain == Domain.INT:
+            raise TypeError("Conv2D takes a FLOAT, BIPOLAR or TERNARY input")
+        return Tensor(self.output, shape, Domain.FLOAT)
+
+    def reference(self, x):
+        integer = self.signs is not None and self.packed_input
+        dtype = np.int64 if integer else F32
+        x = np.asarray(x).astype(dtype)
+        t, l, b, r = self.pads
+        x = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=self.pad_value)
+        k = self.kernel.astype(dtype)
+        o, kh, kw, cg = k.shape
+        oh, ow, _ = self.out_shape((x.shape[1] - t - b, x.shape[2] - l - r, 0))
+        sh, sw = self.strides
+        dh, dw = self.dilations
+        og = o // self.groups
+        y = np.zeros((x.shape[0], oh, ow, o), dtype=dtype)
+        for i in range(kh):
+            for j in range(kw):
+                patch = x[:, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw, :]
+                for g in range(self.groups):
+                    y[..., g * og:(g + 1) * og] += patch[..., g * cg:(g + 1) * cg] @ k[g * og:(g + 1) * og, i, j, :].T
+        return y
+
+
+@dataclass(frozen=True, eq=False)
+class Pool2D(Op):
+    """Max or average pooling on (H, W, C). Max keeps the domain (on bits it is
+    an AND: max(+1,-1) = +1 is bit 0); average needs a FLOAT input.
+    Padding never contributes to a max; `count_include_pad` says whether it
+    counts in an average. A kernel equal to the input size is a global pool."""
+
+    kind: str = "max"
+    kernel: tuple[int, int] = (1, 1)
+    strides: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    count_include_pad: bool = False
+
+    def out_shape(self, shape):
+        h, w, c = shape
+        t, l, b, r = self.pads
+        return (_conv_out(h, self.kernel[0], self.strides[0], 1, t, b),
+                _conv_out(w, self.kernel[1], self.strides[1], 1, l, r), c)
+
+    def output_tensor(self, inputs):
+        x = inputs[0]
+        if len(x.shape) != 3:
+            raise TypeError("Pool2D takes a per-sample (H, W, C) tensor")
+        if self.kind == "avg" and x.domain != Domain.FLOAT:
+            raise TypeError("average pooling takes a FLOAT input")
+        return Tensor(self.output, self.out_shape(x.shape), x.domain, x.int_range)
+
+    def reference(self, x):
+        x = np.asarray(x)
+        t, l, b, r = self.pads
+        fill = -np.inf if self.kind == "max" else 0
+        xp = np.pad(x.astype(np.float64), ((0, 0), (t, b), (l, r), (0, 0)), constant_values=fill)
+        ones = np.pad(np.ones(x.shape[1:3]), ((t, b), (l, r)))
+        oh, ow, _ = self.out_shape(x.shape[1:])
+        sh, sw = self.strides
+        kh, kw = self.kernel
+        out = np.full((x.shape[0], oh, ow, x.shape[3]), -np.inf if self.kind == "max" else 0.0)
+        count = np.zeros((oh, ow, 1))
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw, :]
+                if self.kind == "max":
+                    out = np.maximum(out, patch)
+                else:
+                    out = out + patch
+                    count += ones[i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw, None]
+        if self.kind == "avg":
+            out = out / (kh * kw if self.count_include_pad else count)
+            return out.astype(F32)
+        return out.astype(x.dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Transpose(Op):
+    """Permute the per-sample axes (batch stays first)."""
+
+    perm: tuple[int, ...] = ()
+
+    def output_tensor(self, inputs):
+        x = inputs[0]
+        return Tensor(self.output, tuple(x.shape[p] for p in self.perm), x.domain, x.int_range)
+
+    def reference(self, x):
+        return np.transpose(x, (0,) + tuple(p + 1 for p in self.perm))
+
+
+@dataclass(frozen=True, eq=False)
+class Pad(Op):
+    """Constant padding of the per-sample axes: pads = (begin..., end...)."""
+
+    pads: tuple[int, ...] = ()
+    value: float = 0.0
+
+    def output_tensor(self, inputs):
+        x = inputs[0]
+        n = len(x.shape)
+        shape = tuple(d + self.pads[i] + self.pads[i + n] for i, d in enumerate(x.shape))
+        if x.domain.is_packed and self.value not in (-1.0, 0.0, 1.0):
+            raise TypeError(f"padding a binarized tensor with {self.value}")
+        domain = Domain.TERNARY if x.domain == Domain.BIPOLAR and self.value == 0 and any(self.pads) else x.domain
+        return Tensor(self.output, shape, domain, None)
+
+    def reference(self, x):
+        n = x.ndim - 1
+        widths = [(0, 0)] + [(self.pads[i], self.pads[i + n]) for i in range(n)]
+        return np.pad(x, widths, constant_values=self.value)
+
+
+@dataclass(frozen=True, eq=False)
+class Add(Op):
+    """Sum of two activations of the same shape (residual shortcuts)."""
+
+    def output_tensor(self, inputs):
+        a, b = inputs
+        if a.shape != b.shape or a.domain != Domain.FLOAT or b.domain != Domain.FLOAT:
+            raise TypeError(f"Add of two activations needs equal FLOAT shapes, got {a.shape} and {b.shape}")
+        return Tensor(self.output, a.shape, Domain.FLOAT)
+
+    def reference(self, a, b):
+        return (np.asarray(a, F32) + np.asarray(b, F32)).astype(F32)
+
+
+@dataclass(frozen=True, eq=False)
+class Concat(Op):
+    """Concatenation of FLOAT activations along per-sample `axis`."""
+
+    axis: int = -1
+
+    def output_tensor(self, inputs):
+        axis = self.axis % len(inputs[0].shape)
+        base = inputs[0].shape
+        for t in inputs:
+            if t.domain != Domain.FLOAT or len(t.shape) != len(base) or \
+                    any(d != e for i, (d, e) in enumerate(zip(t.shape, base)) if i != axis):
+                raise TypeError("Concat needs FLOAT inputs that agree outside the axis")
+        shape = list(base)
+        shape[axis] = sum(t.shape[axis] for t in inputs)
+        return Tensor(self.output, tuple(shape), Domain.FLOAT)
+
+    def reference(self, *xs):
+        return np.concatenate([np.asarray(x, F32) for x in xs], axis=(self.axis % (xs[0].ndim - 1)) + 1)
+
+
 ELEMENTWISE_MONOTONE = (ChannelOp, Relu, Clip, Cast, Reshape)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from .. import ir
 from .binary_weights import fold_binary_weights
+from .layout import cancel_transposes, fold_flatten_into_dense, fuse_pad_into_conv
 from .thresholds import fold_thresholds
 
 PIPELINE = (
+    cancel_transposes,
+    fuse_pad_into_conv,
+    fold_flatten_into_dense,
     fold_binary_weights,
     fold_thresholds,
 )

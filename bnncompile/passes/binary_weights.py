@@ -15,6 +15,8 @@ ONNX tensor name, so later ops and layer checks still find it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import ir
@@ -30,17 +32,34 @@ def column_scales(w: np.ndarray) -> np.ndarray | None:
     return a.astype(F32)
 
 
+def output_channel_scales(w: np.ndarray) -> np.ndarray | None:
+    """For an OHWI kernel: a_o if every entry of output channel o is +-a_o, else None."""
+    return column_scales(w.reshape(w.shape[0], -1).T)
+
+
 def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
     ops: list[ir.Op] = []
     for op in graph.ops:
-        scales = column_scales(op.weight) if isinstance(op, ir.Dense) else None
-        if scales is None:
+        packed = graph.tensors[op.inputs[0]].domain.is_packed
+        if isinstance(op, ir.Dense):
+            scales = column_scales(op.weight)
+            binary = (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)) \
+                if scales is not None else None
+        elif isinstance(op, ir.Conv2D) and op.signs is None:
+            scales = output_channel_scales(op.weight)
+            binary = (ir.Conv2D, dict(weight=None, signs=np.sign(op.weight).astype(np.int8), strides=op.strides,
+                                      dilations=op.dilations, pads=op.pads, pad_value=op.pad_value,
+                                      groups=op.groups, packed_input=packed)) if scales is not None else None
+            if scales is None and packed:  # BAN convolution: unpack, then a real convolution
+                unpacked = ir.Cast(inputs=op.inputs, output=f"{op.output}::unpacked", origin=op.origin)
+                ops += [unpacked, replace(op, inputs=(unpacked.output,), packed_input=False)]
+                continue
+        else:
+            binary = None
+        if binary is None:
             ops.append(op)
             continue
-        packed = graph.tensors[op.inputs[0]].domain.is_packed
-        chain = [
-            (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)),
-        ]
+        chain = [binary]
         if packed:
             chain.append((ir.Cast, {}))
         if np.any(scales != 1):

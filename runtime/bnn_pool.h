@@ -1,0 +1,106 @@
+/*
+ * bnn_pool.h -- pooling on NHWC tensors (bnncompile runtime).
+ *
+ * Max pooling on bits: with +1 as bit 0 and -1 as bit 1, max(+1, -1) = +1,
+ * so the max of a window is the AND of its bits, a word (32 channels) at a
+ * time. For ternary values (mask plane m, 1 where non-zero) the max is -1 only
+ * if all are -1 (sign = AND of signs) and non-zero if some value is +1 or all
+ * are -1 (mask = OR(m AND NOT sign) OR AND(sign)).
+ * Padded taps never take part in a max; for an average, `count_include_pad`
+ * says whether they count (as zeros) in the divisor.
+ */
+#ifndef BNN_POOL_H
+#define BNN_POOL_H
+
+#include "bnn_bits.h"
+
+struct bnn_pool_geometry {
+    int h, w, c;   /* input */
+    int kh, kw;    /* window */
+    int sh, sw;    /* strides */
+    int pt, pl;    /* padding before rows / columns */
+    int oh, ow;    /* output */
+};
+
+/* Visits the taps of output pixel (i, j) that fall inside the input. */
+#define BNN_POOL_WINDOW(g, i, j, yy, xx)                                           \
+    for (yy = (i) * (g)->sh - (g)->pt; yy < (i) * (g)->sh - (g)->pt + (g)->kh; ++yy) \
+        for (xx = (j) * (g)->sw - (g)->pl; xx < (j) * (g)->sw - (g)->pl + (g)->kw; ++xx) \
+            if (yy >= 0 && yy < (g)->h && xx >= 0 && xx < (g)->w)
+
+static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uint32_t *x, const uint32_t *x_mask,
+                                    uint32_t *y, uint32_t *y_mask)
+{
+    const int words = (int)BNN_WORDS((size_t)g->c);
+    int i, j, q, yy, xx;
+    for (i = 0; i < g->oh; ++i) {
+        for (j = 0; j < g->ow; ++j) {
+            const size_t out = ((size_t)i * g->ow + j) * words;
+            for (q = 0; q < words; ++q) {
+                uint32_t all_negative = 0xFFFFFFFFu, some_positive = 0;
+                BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                    const size_t at = ((size_t)yy * g->w + xx) * words + q;
+                    all_negative &= x[at];
+                    if (x_mask) some_positive |= x_mask[at] & ~x[at];
+                }
+                if (q == words - 1 && g->c % 32) all_negative &= (1u << (g->c % 32)) - 1u; /* tail bits 0 */
+                y[out + q] = all_negative;
+                if (y_mask) y_mask[out + q] = some_positive | all_negative;
+            }
+        }
+    }
+}
+
+static inline void bnn_maxpool_float(const struct bnn_pool_geometry *g, const float *x, float *y)
+{
+    int i, j, ch, yy, xx;
+    for (i = 0; i < g->oh; ++i)
+        for (j = 0; j < g->ow; ++j)
+            for (ch = 0; ch < g->c; ++ch) {
+                int seen = 0;
+                float best = 0.0f;
+                BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                    const float v = x[((size_t)yy * g->w + xx) * g->c + ch];
+                    if (!seen || v > best) best = v;
+                    seen = 1;
+                }
+                y[((size_t)i * g->ow + j) * g->c + ch] = best;
+            }
+}
+
+static inline void bnn_maxpool_int(const struct bnn_pool_geometry *g, const int32_t *x, int32_t *y)
+{
+    int i, j, ch, yy, xx;
+    for (i = 0; i < g->oh; ++i)
+        for (j = 0; j < g->ow; ++j)
+            for (ch = 0; ch < g->c; ++ch) {
+                int seen = 0;
+                int32_t best = 0;
+                BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                    const int32_t v = x[((size_t)yy * g->w + xx) * g->c + ch];
+                    if (!seen || v > best) best = v;
+                    seen = 1;
+                }
+                y[((size_t)i * g->ow + j) * g->c + ch] = best;
+            }
+}
+
+/* Average: the window's sum (taps in row-major order) divided by its count. */
+static inline void bnn_avgpool_float(const struct bnn_pool_geometry *g, const float *x, int count_include_pad,
+                                     float *y)
+{
+    int i, j, ch, yy, xx;
+    for (i = 0; i < g->oh; ++i)
+        for (j = 0; j < g->ow; ++j)
+            for (ch = 0; ch < g->c; ++ch) {
+                float sum = 0.0f;
+                int count = 0;
+                BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                    sum += x[((size_t)yy * g->w + xx) * g->c + ch];
+                    ++count;
+                }
+                y[((size_t)i * g->ow + j) * g->c + ch] = sum / (float)(count_include_pad ? g->kh * g->kw : count);
+            }
+}
+
+#endif /* BNN_POOL_H */
