@@ -41,3 +41,11 @@ def c_compilers():
 def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "bnncompile", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd)
+
+# Property tests run the same examples on every machine; `--hypothesis-profile=long`
+# explores new ones (see the README).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile("ci")

@@ -53,70 +53,106 @@ def _order_preserving(shape, perm) -> bool:
 
 def cancel_transposes(graph: ir.Graph) -> ir.Graph:
     ops = list(graph.ops)
-    changed = True
-    while changed:
-        changed = False
-        consumers: dict[str, list[int]] = {}
-        for i, op in enumerate(ops):
-            for name in op.inputs:
-                consumers.setdefault(name, []).append(i)
-        producers = {op.output: i for i, op in enumerate(ops)}
-        tensors = _types(graph, ops)
-        for i, op in enumerate(ops):
-            if not isinstance(op, ir.Transpose):
-                continue
-            x = tensors[op.inputs[0]]
-            users = consumers.get(op.output, [])
-            # identity, or a reshape in disguise
-            if list(op.perm) == sorted(op.perm) or _order_preserving(x.shape, op.perm):
-                shape = tuple(x.shape[p] for p in op.perm)
-                ops[i] = ir.Reshape(inputs=op.inputs, output=op.output, origin=op.origin, shape=shape)
-                changed = True
-                break
-            # transpose of a transpose: compose
-            j = producers.get(op.inputs[0])
-            if j is not None and isinstance(ops[j], ir.Transpose):
-                inner = ops[j]
-                ops[i] = replace(op, inputs=inner.inputs, perm=tuple(inner.perm[p] for p in op.perm))
-                changed = True
-                break
-            # push below a single elementwise consumer that is not a graph output
-            if len(users) == 1 and op.output not in graph.outputs:
-                k = users[0]
-                user = ops[k]
-                if isinstance(user, MOVABLE):
-                    moved_out = f"{user.output}::pre_t"
-                    moved = replace(_moved_below(user, op.perm, len(x.shape)), inputs=(op.inputs[0],),
-                                    output=moved_out)
-                    new_t = replace(op, inputs=(moved_out,), output=user.output)
-                    ops[k] = new_t
-                    ops[i] = moved
-                    changed = True
-                    break
-            # several consumers: give each its own copy, so each can move on
-            if len(users) > 1 and op.output not in graph.outputs:
-                for n, k in enumerate(users[1:], start=1):
-                    copy = replace(op, output=f"{op.output}::c{n}")
-                    ops[k] = replace(ops[k], inputs=tuple(copy.output if v == op.output else v
-                                                          for v in ops[k].inputs))
-                    ops.insert(i + 1, copy)
-                changed = True
-                break
-            # Add / Concat whose inputs all come from the same transpose: one transpose after
-        for i, op in enumerate(ops):
-            if isinstance(op, (ir.Add, ir.Concat)) and not changed:
-                sources = [ops[producers[n]] if n in producers else None for n in op.inputs]
-                if all(isinstance(s, ir.Transpose) and s.perm == sources[0].perm for s in sources) and \
-                        all(len(consumers[n]) == 1 for n in op.inputs):
-                    perm = sources[0].perm
-                    joined = f"{op.output}::pre_t"
-                    new = replace(op, inputs=tuple(s.inputs[0] for s in sources), output=joined)
-                    if isinstance(op, ir.Concat):
-                        new = replace(new, axis=perm[op.axis % len(perm)])
-                    ops[i] = new
-                    ops.insert(i + 1, ir.Transpose(inputs=(joined,), output=op.output, origin=op.origin, perm=perm))
-                    changed = True
+    while _forward_step(graph, ops):
+        pass
+    # What is left and moves bits (e.g. an NCHW input binarized before its
+    # first convolution) moves up above the binarizer: moving floats is cheap.
+    while _backward_step(graph, ops):
+        pass
     return _drop_identity_reshapes(ir.rebuild(graph, ops))
+
+
+def _index(ops):
+    consumers: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        for name in op.inputs:
+            consumers.setdefault(name, []).append(i)
+    return consumers, {op.output: i for i, op in enumerate(ops)}
+
+
+def _simplify(graph, ops, i, x) -> bool:
+    """Identity or size-1-only transposes become reshapes; transposes of transposes compose."""
+    op = ops[i]
+    if _order_preserving(x.shape, op.perm):
+        ops[i] = ir.Reshape(inputs=op.inputs, output=op.output, origin=op.origin,
+                            shape=tuple(x.shape[p] for p in op.perm))
+        return True
+    producers = {o.output: k for k, o in enumerate(ops)}
+    j = producers.get(op.inputs[0])
+    if j is not None and isinstance(ops[j], ir.Transpose):
+        inner = ops[j]
+        ops[i] = replace(op, inputs=inner.inputs, perm=tuple(inner.perm[p] for p in op.perm))
+        return True
+    return False
+
+
+def _forward_step(graph, ops) -> bool:
+    consumers, producers = _index(ops)
+    tensors = _types(graph, ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, ir.Transpose):
+            continue
+        x = tensors[op.inputs[0]]
+        if _simplify(graph, ops, i, x):
+            return True
+        users = consumers.get(op.output, [])
+        if op.output in graph.outputs or not users:
+            continue
+        if len(users) == 1 and isinstance(ops[users[0]], MOVABLE):
+            # push below the single elementwise consumer
+            k = users[0]
+            user = ops[k]
+            moved_out = f"{user.output}::pre_t"
+            ops[i] = replace(_moved_below(user, op.perm, len(x.shape)), inputs=(op.inputs[0],), output=moved_out)
+            ops[k] = replace(op, inputs=(moved_out,), output=user.output)
+            return True
+        if len(users) > 1:
+            # several consumers: give each its own copy, so each can move on
+            for n, k in enumerate(users[1:], start=1):
+                copy = replace(op, output=f"{op.output}::c{n}")
+                ops[k] = replace(ops[k], inputs=tuple(copy.output if v == op.output else v for v in ops[k].inputs))
+                ops.insert(i + 1, copy)
+            return True
+    for i, op in enumerate(ops):
+        # Add / Concat whose inputs all come from the same transpose: one transpose after
+        if isinstance(op, (ir.Add, ir.Concat)):
+            sources = [ops[producers[n]] if n in producers else None for n in op.inputs]
+            if all(isinstance(s, ir.Transpose) and s.perm == sources[0].perm for s in sources) and \
+                    all(len(consumers[n]) == 1 for n in op.inputs):
+                perm = sources[0].perm
+                joined = f"{op.output}::pre_t"
+                new = replace(op, inputs=tuple(s.inputs[0] for s in sources), output=joined)
+                if isinstance(op, ir.Concat):
+                    new = replace(new, axis=perm[op.axis % len(perm)])
+                ops[i] = new
+                ops.insert(i + 1, ir.Transpose(inputs=(joined,), output=op.output, origin=op.origin, perm=perm))
+                return True
+    return False
+
+
+def _backward_step(graph, ops) -> bool:
+    consumers, producers = _index(ops)
+    tensors = _types(graph, ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, ir.Transpose):
+            continue
+        x = tensors[op.inputs[0]]
+        if _simplify(graph, ops, i, x):
+            return True
+        j = producers.get(op.inputs[0])
+        if not x.domain.is_packed or j is None or not isinstance(ops[j], MOVABLE):
+            continue
+        if len(consumers[op.inputs[0]]) != 1 or op.inputs[0] in graph.outputs:
+            continue
+        # y = T(E(w))  ->  y = E'(T(w)), E' seeing its constants in the transposed layout
+        producer = ops[j]
+        w = tensors[producer.inputs[0]]
+        moved_in = f"{producer.inputs[0]}::t_{op.output}"
+        ops[j] = replace(op, inputs=producer.inputs, output=moved_in)
+        ops[i] = replace(_moved_below(producer, _inverse(op.perm), len(w.shape)), inputs=(moved_in,),
+                         output=op.output)
+        return True
+    return False
 
 
 def _drop_identity_reshapes(graph: ir.Graph) -> ir.Graph:
