@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
+from .literals import c_float
 
 CTYPE = {ir.Domain.FLOAT: "float", ir.Domain.INT: "int32_t", ir.Domain.BIPOLAR: "uint32_t",
          ir.Domain.TERNARY: "uint32_t"}
+# Kernels that may write their output over their input (elementwise, same element size).
+IN_PLACE = {"channel_op", "int_to_float", "relu", "clip", "softmax"}
 KIND_ENUM = {"add": "BNN_ADD", "sub": "BNN_SUB", "rsub": "BNN_RSUB", "mul": "BNN_MUL", "div": "BNN_DIV",
              "rdiv": "BNN_RDIV"}
 
@@ -49,6 +52,7 @@ class Buffer:
     first: int = 0
     last: int = 0
     mask_offset_words: int = 0  # ternary: the mask plane follows the sign plane
+    owner: "Buffer | None" = None  # written in place over this buffer
 
 
 @dataclass
@@ -83,10 +87,6 @@ class Plan:
         return self.buffers[tensor]
 
 
-def _fmt_float(v) -> str:
-    return np.format_float_scientific(np.float32(v), unique=True, trim="-") + "f"
-
-
 class Planner:
     def __init__(self, graph: ir.Graph):
         self.g = graph
@@ -98,7 +98,7 @@ class Planner:
         name = f"{self.plan.name}_{stem}"
         flat = np.asarray(values).ravel()
         if ctype == "float":
-            text = [_fmt_float(v) for v in flat]
+            text = [c_float(v) for v in flat]
         elif ctype == "uint32_t":
             text = [f"0x{int(v):08x}u" for v in flat]
         else:
@@ -180,7 +180,7 @@ class Planner:
             elif isinstance(op, ir.Relu):
                 self.step(op, "relu", n=y.size)
             elif isinstance(op, ir.Clip):
-                self.step(op, "clip", n=y.size, lo=_fmt_float(max(op.lo, -3.4e38)), hi=_fmt_float(min(op.hi, 3.4e38)))
+                self.step(op, "clip", n=y.size, lo=c_float(max(op.lo, -3.4e38)), hi=c_float(min(op.hi, 3.4e38)))
             elif isinstance(op, ir.Conv2D):
                 h, w, c = x.shape
                 o, kh, kw, cg = op.kernel.shape
@@ -201,7 +201,7 @@ class Planner:
                               ternary=x.domain == ir.Domain.TERNARY)
                 else:
                     self.step(op, "conv_float", geometry=geometry, weights=kernel, binary=op.signs is not None,
-                              pad_value=_fmt_float(op.pad_value))
+                              pad_value=c_float(op.pad_value))
             elif isinstance(op, ir.Pool2D):
                 h, w, c = x.shape
                 geometry = self.struct(f"{stem}_geometry", "struct bnn_pool_geometry",
@@ -225,7 +225,7 @@ class Planner:
                 if x.domain != ir.Domain.FLOAT or len(x.shape) != 3 or op.pads[2] or op.pads[5]:
                     raise NotImplementedError(f"a Pad that is not a spatial pad of real values ({op.origin})")
                 self.step(op, "pad", h=x.shape[0], w=x.shape[1], c=x.shape[2], pads=[op.pads[0], op.pads[1],
-                          op.pads[3], op.pads[4]], value=_fmt_float(op.value))
+                          op.pads[3], op.pads[4]], value=c_float(op.value))
             elif isinstance(op, ir.Add):
                 self.step(op, "add", n=y.size)
             elif isinstance(op, ir.Concat):
@@ -253,22 +253,39 @@ class Planner:
         if out_root == self.root(g.inputs[0]) or not any(s["out"] == out_root for s in plan.steps):
             raise NotImplementedError("the model's output is its input")
         buffers: dict[str, Buffer] = {}
+        last_use: dict[str, int] = {}
+        for i, s in enumerate(plan.steps):
+            for name in s["inputs"]:
+                last_use[name] = i
         for i, s in enumerate(plan.steps):
             t = g.tensors[s["out"]]
             where = "output" if s["out"] == out_root else "arena"
+            src = buffers.get(s["inputs"][0]) if s["inputs"] else None
+            if (s["kind"] in IN_PLACE and src is not None and src.where == "arena" and where == "arena"
+                    and last_use.get(s["inputs"][0]) == i and src.nbytes == tensor_bytes(t)):
+                # elementwise, same size, input dead afterwards: write over the input
+                owner = src.owner or src
+                owner.last = i
+                buffers[s["out"]] = Buffer(s["out"], "arena", CTYPE[t.domain], tensor_bytes(t), first=i, last=i,
+                                           owner=owner)
+                for name in s["inputs"]:
+                    if name in buffers:
+                        (buffers[name].owner or buffers[name]).last = i
+                continue
             b = Buffer(s["out"], where, CTYPE[t.domain], tensor_bytes(t), first=i, last=i)
             if t.domain == ir.Domain.TERNARY:
                 b.mask_offset_words = t.rows * words(t.channels)
             buffers[s["out"]] = b
             for name in s["inputs"]:
                 if name in buffers:
-                    buffers[name].last = i
+                    (buffers[name].owner or buffers[name]).last = i
         root_in = self.root(g.inputs[0])
         buffers[root_in] = Buffer(root_in, "input", "float", 4 * g.tensors[g.inputs[0]].size, first=-1, last=-1)
         # Greedy by size (as TFLite Micro): biggest first, each at the lowest
         # offset that does not overlap a placed buffer alive at the same time.
         placed: list[Buffer] = []
-        for b in sorted((b for b in buffers.values() if b.where == "arena"), key=lambda b: (-b.nbytes, b.first)):
+        owners = [b for b in buffers.values() if b.where == "arena" and b.owner is None]
+        for b in sorted(owners, key=lambda b: (-b.nbytes, b.first)):
             offset = 0
             for other in sorted(placed, key=lambda o: o.offset):
                 if other.last < b.first or b.last < other.first:
@@ -278,6 +295,9 @@ class Planner:
                 offset = max(offset, other.offset + other.nbytes)
             b.offset = offset
             placed.append(b)
+        for b in buffers.values():
+            if b.owner is not None:
+                b.offset = b.owner.offset
         plan.arena_bytes = max([b.offset + b.nbytes for b in placed] + [4])
         plan.buffers = buffers
         for name in g.tensors:

@@ -78,8 +78,11 @@ class Graph:
     ops: tuple[Op, ...]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    # IR tensor name -> ONNX tensor name holding the same values (for layer checks)
+    # IR tensor name -> ONNX tensor name holding the same values (for layer checks),
+    # and, where the IR keeps them in another layout, the permutation p with
+    # onnx_value = transpose(ir_value, p) (per-sample axes)
     onnx_names: Mapping[str, str] = field(default_factory=dict)
+    onnx_layouts: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def replace(self, **changes) -> "Graph":
         return replace(self, **changes)
@@ -126,4 +129,5 @@ def rebuild(graph: Graph, ops: list[Op], extra_tensors: dict[str, Tensor] | None
         ops=tuple(kept),
         tensors={n: t for n, t in tensors.items() if n in used},
         onnx_names={n: o for n, o in graph.onnx_names.items() if n in used},
+        onnx_layouts={n: p for n, p in graph.onnx_layouts.items() if n in used},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import ir
 from .binary_weights import fold_binary_weights
 from .layout import cancel_transposes, fold_flatten_into_dense, fuse_pad_into_conv
+from .pooling import pool_accumulators
 from .thresholds import fold_thresholds
 
 PIPELINE = (
@@ -18,6 +19,7 @@ PIPELINE = (
     fuse_pad_into_conv,
     fold_flatten_into_dense,
     fold_binary_weights,
+    pool_accumulators,
     fold_thresholds,
 )
 

@@ -53,13 +53,23 @@ def _order_preserving(shape, perm) -> bool:
 
 def cancel_transposes(graph: ir.Graph) -> ir.Graph:
     ops = list(graph.ops)
-    while _forward_step(graph, ops):
+    names = {n: (o, graph.onnx_layouts.get(n)) for n, o in graph.onnx_names.items()}
+    while _forward_step(graph, ops, names):
         pass
     # What is left and moves bits (e.g. an NCHW input binarized before its
     # first convolution) moves up above the binarizer: moving floats is cheap.
-    while _backward_step(graph, ops):
+    while _backward_step(graph, ops, names):
         pass
+    graph = graph.replace(onnx_names={n: o for n, (o, _) in names.items()},
+                          onnx_layouts={n: p for n, (_, p) in names.items() if p is not None})
     return _drop_identity_reshapes(ir.rebuild(graph, ops))
+
+
+def _record(names, new: str, old: str, perm) -> None:
+    """`new` holds ONNX tensor `old`'s values up to transposing by perm."""
+    if old in names:
+        onnx, inner = names[old]
+        names[new] = (onnx, tuple(perm[i] for i in inner) if inner else tuple(perm))
 
 
 def _index(ops):
@@ -86,7 +96,7 @@ def _simplify(graph, ops, i, x) -> bool:
     return False
 
 
-def _forward_step(graph, ops) -> bool:
+def _forward_step(graph, ops, names) -> bool:
     consumers, producers = _index(ops)
     tensors = _types(graph, ops)
     for i, op in enumerate(ops):
@@ -105,6 +115,7 @@ def _forward_step(graph, ops) -> bool:
             moved_out = f"{user.output}::pre_t"
             ops[i] = replace(_moved_below(user, op.perm, len(x.shape)), inputs=(op.inputs[0],), output=moved_out)
             ops[k] = replace(op, inputs=(moved_out,), output=user.output)
+            _record(names, moved_out, user.output, op.perm)
             return True
         if len(users) > 1:
             # several consumers: give each its own copy, so each can move on
@@ -130,7 +141,7 @@ def _forward_step(graph, ops) -> bool:
     return False
 
 
-def _backward_step(graph, ops) -> bool:
+def _backward_step(graph, ops, names) -> bool:
     consumers, producers = _index(ops)
     tensors = _types(graph, ops)
     for i, op in enumerate(ops):
@@ -151,6 +162,7 @@ def _backward_step(graph, ops) -> bool:
         ops[j] = replace(op, inputs=producer.inputs, output=moved_in)
         ops[i] = replace(_moved_below(producer, _inverse(op.perm), len(w.shape)), inputs=(moved_in,),
                          output=op.output)
+        _record(names, op.output, producer.output, _inverse(op.perm))
         return True
     return False
 

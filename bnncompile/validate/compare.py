@@ -125,14 +125,15 @@ def _margin_and_bound(dense: ir.Dense, chain: list[ir.Op], x: np.ndarray):
 def verify(compiled, x: np.ndarray) -> Report:
     graph, imported, plan = compiled.graph, compiled.imported, compiled.plan
     steps = [s for s in plan.steps]
-    checked = [s for s in steps if graph.tensors[s["out"]].domain.is_packed and s["out"] in graph.onnx_names]
-    floats = [s for s in steps if graph.tensors[s["out"]].domain == ir.Domain.FLOAT and s["out"] in graph.onnx_names]
+    onnx_of = graph.onnx_names
+    checked = [s for s in steps if graph.tensors[s["out"]].domain.is_packed and s["out"] in onnx_of]
+    floats = [s for s in steps if graph.tensors[s["out"]].domain == ir.Domain.FLOAT and s["out"] in onnx_of]
     dense_inputs = {}
     for s in checked:
-        dense, chain = _dense_feeding(imported, s["out"])
+        dense, chain = _dense_feeding(imported, onnx_of[s["out"]])
         if dense is not None:
             dense_inputs[s["out"]] = (dense, chain)
-    wanted = [s["out"] for s in checked + floats] + [d.inputs[0] for d, _ in dense_inputs.values()]
+    wanted = [onnx_of[s["out"]] for s in checked + floats] + [d.inputs[0] for d, _ in dense_inputs.values()]
     reference = Reference(compiled.info.path, extra_outputs=sorted(set(wanted)))
     ref = reference.run(x)
     native = NativeModel(compiled.files, plan, trace=True)
@@ -150,12 +151,17 @@ def verify(compiled, x: np.ndarray) -> Report:
     for s in steps:
         t = graph.tensors[s["out"]]
         name = s["out"]
-        row = LayerRow(name, s["origin"], t.domain.value, compared=name in ref and (s in checked or s in floats))
+        onnx = onnx_of.get(name)
+        row = LayerRow(onnx or name, s["origin"], t.domain.value,
+                       compared=onnx in ref and (s in checked or s in floats))
         rows.append(row)
         if not row.compared:
             continue
         c_vals = np.stack([decode(t, rec[s["index"]]) for rec in records])
-        r_vals = ref[name].reshape(c_vals.shape)
+        perm = graph.onnx_layouts.get(name)
+        if perm:  # the IR keeps this tensor in another layout (NHWC) than the ONNX model
+            c_vals = np.transpose(c_vals, (0,) + tuple(p + 1 for p in perm))
+        r_vals = ref[onnx].reshape(c_vals.shape)
         if t.domain.is_packed:
             diff = c_vals != r_vals
             per_sample = diff.reshape(n, -1).any(axis=1)
@@ -169,7 +175,7 @@ def verify(compiled, x: np.ndarray) -> Report:
     real, ambiguous, margins = [], [], []
     for i, (step_index, diff) in sorted(first_diff.items()):
         name = steps[step_index]["out"]
-        if name not in dense_inputs or dense_inputs[name][0].inputs[0] not in ref:
+        if name not in dense_inputs or dense_inputs[name][0].inputs[0] not in ref or graph.onnx_layouts.get(name):
             real.append(i)
             continue
         dense, chain = dense_inputs[name]
@@ -179,7 +185,7 @@ def verify(compiled, x: np.ndarray) -> Report:
         if np.all(margin[diff] <= bound[diff]):
             ambiguous.append(i)
             margins.append(float(margin[diff].min()))
-            next(r for r in rows if r.tensor == name).ambiguous_values += int(diff.sum())
+            next(r for r in rows if r.tensor == onnx_of[name]).ambiguous_values += int(diff.sum())
         else:
             real.append(i)
 

@@ -1,0 +1,64 @@
+"""Pass: max-pool the integer accumulator instead of its batchnormed floats.
+
+Before: a binary convolution's INT accumulator goes through Cast and a chain
+of per-channel ops (bias, batchnorm, scale) into a max `Pool2D` on floats
+(Larq and QuickNet pool after batchnorm).
+
+After, when the chain is non-decreasing on every value the accumulator can
+take (checked by evaluating it there): the `Pool2D` reads the accumulator and
+the chain follows it. For non-decreasing f, max_i f(a_i) = f(max_i a_i)
+exactly, float rounding included (rounding is monotone too), so values are
+unchanged; the pooled accumulator is 4x smaller than the map it replaces and
+the threshold pass can then fold the chain into the next binarizer.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import ir
+
+
+def _per_channel(op: ir.ChannelOp, channels: int) -> bool:
+    shape = np.shape(op.const)
+    return all(d == 1 for d in shape[:-1]) and (not shape or shape[-1] in (1, channels))
+
+
+def pool_accumulators(graph: ir.Graph) -> ir.Graph:
+    ops = list(graph.ops)
+    users: dict[str, int] = {}
+    for op in ops:
+        for name in op.inputs:
+            users[name] = users.get(name, 0) + 1
+    producers = {op.output: op for op in ops}
+    for pool in [op for op in ops if isinstance(op, ir.Pool2D) and op.kind == "max"]:
+        chain, current = [], pool.inputs[0]
+        while isinstance(producers.get(current), ir.ChannelOp) and users.get(current) == 1:
+            chain.append(producers[current])
+            current = chain[-1].inputs[0]
+        cast = producers.get(current)
+        if not chain or not isinstance(cast, ir.Cast) or users.get(current) != 1:
+            continue
+        acc = graph.tensors[cast.inputs[0]]
+        if acc.domain != ir.Domain.INT or not all(_per_channel(op, acc.channels) for op in chain):
+            continue
+        chain.reverse()
+        lo, hi, step = acc.int_range
+        values = np.arange(lo, hi + 1, step, dtype=np.int64)[:, None] * np.ones((1, acc.channels), np.int64)
+        f = cast.reference(values)
+        for op in chain:
+            f = op.reference(f)
+        if np.any(np.diff(f, axis=0) < 0) or np.any(np.isnan(f)):
+            continue
+        pooled = f"{pool.output}::acc"
+        rewritten = [replace(pool, inputs=cast.inputs, output=pooled), replace(cast, inputs=(pooled,))]
+        for i, op in enumerate(chain):
+            rewritten.append(replace(op, inputs=(rewritten[-1].output,),
+                                     output=pool.output if i == len(chain) - 1 else op.output))
+        position = ops.index(pool)
+        for op in [cast, *chain]:
+            ops.remove(op)
+        position = ops.index(pool)
+        ops[position:position + 1] = rewritten
+    return ir.rebuild(graph, ops)
