@@ -24,7 +24,38 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--name", help="C prefix (default: from the file name)")
     v.add_argument("--c-dir", metavar="DIR",
                    help="verify the C already generated in DIR (e.g. the copy in your firmware) instead of fresh C")
+    gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a Cortex-M "
+                                       "board under QEMU (make -C DIR run exits non-zero on any mismatch)")
+    gd.add_argument("model")
+    gd.add_argument("-o", "--output", required=True, metavar="DIR")
+    gd.add_argument("--target", choices=["host", "cortex-m4", "cortex-m0"], default="host",
+                    help="host (cc), cortex-m4 (QEMU mps2-an386) or cortex-m0 (QEMU microbit)")
+    gd.add_argument("--samples", type=int, default=10, help="random samples when no --inputs (default 10)")
+    gd.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
+    gd.add_argument("--name", help="C prefix (default: from the file name)")
     return p
+
+
+def cmd_golden(args) -> int:
+    from .codegen.golden import write_golden
+    from .compiler import compile_to_memory
+    from .inputs import load_inputs, random_inputs
+    from .validate import ATOL, RTOL, Reference
+
+    compiled = compile_to_memory(args.model, name=args.name)
+    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
+    if args.inputs:
+        x = load_inputs(args.inputs, shape)
+    else:
+        if args.samples < 1:
+            raise BnnError("--samples must be at least 1")
+        x = random_inputs(shape, args.samples)
+    reference = Reference(args.model)
+    y = reference.run(x)[reference.model.output_names[0]]
+    write_golden(compiled.files, compiled.plan.name, x, y, args.output, args.target, ATOL, RTOL)
+    print(f"wrote a {args.target} golden test of {len(x)} samples to {args.output}/ "
+          f"(make -C {args.output} run; reference: {reference.name})")
+    return 0
 
 
 def cmd_compile(args) -> int:
@@ -78,7 +109,7 @@ def cmd_verify(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"compile": cmd_compile, "verify": cmd_verify}[args.command](args)
+        return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden}[args.command](args)
     except BnnError as exc:
         if args.debug:
             raise
