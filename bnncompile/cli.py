@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--name", help="C prefix (default: from the file name)")
     v.add_argument("--c-dir", metavar="DIR",
                    help="verify the C already generated in DIR (e.g. the copy in your firmware) instead of fresh C")
+    rp = sub.add_parser("report", help="per-layer table: kind, shapes, MACs, flash and RAM, and totals")
+    rp.add_argument("model")
+    rp.add_argument("--name", help="C prefix (default: from the file name)")
     gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a Cortex-M "
                                        "board under QEMU (make -C DIR run exits non-zero on any mismatch)")
     gd.add_argument("model")
@@ -34,6 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     gd.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     gd.add_argument("--name", help="C prefix (default: from the file name)")
     return p
+
+
+def cmd_report(args) -> int:
+    from .codegen.report import format_report
+    from .compiler import compile_to_memory
+    from .validate.footprint import measure_cortex_m
+
+    compiled = compile_to_memory(args.model, name=args.name)
+    measured = measure_cortex_m(compiled.files, compiled.plan.name)
+    print(format_report(compiled.graph, compiled.plan, measured))
+    if not measured:
+        print("(install gcc-arm-none-eabi to also measure code size and stack)")
+    return 0
 
 
 def cmd_golden(args) -> int:
@@ -109,7 +125,8 @@ def cmd_verify(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden}[args.command](args)
+        return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
+                "report": cmd_report}[args.command](args)
     except BnnError as exc:
         if args.debug:
             raise

@@ -146,13 +146,14 @@ class Planner:
                 w = self.array(f"{stem}_weights", pack_rows(op.signs.T), "uint32_t",
                                f"{op.origin}: binary kernel, {op.signs.shape[1]} x {op.fan_in} bits, packed along inputs")
                 kind = "dense_xnor" if op.packed_input else "dense_bwn"
-                self.step(op, kind, rows=x.rows, k=op.fan_in, n=op.signs.shape[1], weights=w,
+                self.step(op, kind, rows=x.rows, k=op.fan_in, fan_in=op.fan_in, n=op.signs.shape[1], weights=w,
                           ternary=x.domain == ir.Domain.TERNARY)
             elif isinstance(op, ir.Dense):
                 w = self.array(f"{stem}_weights", np.ascontiguousarray(op.weight.T), "float",
                                f"{op.origin}: real kernel, {op.weight.shape[1]} x {op.weight.shape[0]}")
                 kind = "dense_ban" if x.domain.is_packed else "dense_float"
-                self.step(op, kind, rows=x.rows, k=op.weight.shape[0], n=op.weight.shape[1], weights=w,
+                self.step(op, kind, rows=x.rows, k=op.weight.shape[0], fan_in=op.weight.shape[0],
+                          n=op.weight.shape[1], weights=w,
                           ternary=x.domain == ir.Domain.TERNARY)
             elif isinstance(op, ir.Threshold):
                 tz, tlen = self.per_element(op.t_zero, y)
@@ -197,10 +198,12 @@ class Planner:
                 if op.signs is not None and op.packed_input:
                     if op.pad_value not in (0.0, 1.0) and any(op.pads):
                         raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
-                    self.step(op, "conv_xnor", geometry=geometry, weights=kernel, pad_mode=int(op.pad_value == 1.0),
+                    self.step(op, "conv_xnor", geometry=geometry, weights=kernel, fan_in=op.fan_in,
+                              pad_mode=int(op.pad_value == 1.0),
                               ternary=x.domain == ir.Domain.TERNARY)
                 else:
-                    self.step(op, "conv_float", geometry=geometry, weights=kernel, binary=op.signs is not None,
+                    self.step(op, "conv_float", geometry=geometry, weights=kernel, fan_in=op.fan_in,
+                              binary=op.signs is not None,
                               pad_value=c_float(op.pad_value))
             elif isinstance(op, ir.Pool2D):
                 h, w, c = x.shape
