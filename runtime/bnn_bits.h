@@ -53,20 +53,31 @@ static inline int32_t bnn_float_key(float x)
 }
 
 /*
+ * Thresholds are stored in the smallest integer type their range allows
+ * (1, 2 or 4 bytes): accumulator thresholds lie in [-K-1, K+1] for fan-in K.
+ */
+static inline int32_t bnn_load_int(const void *table, int bytes, size_t j)
+{
+    if (bytes == 1) return ((const int8_t *)table)[j];
+    if (bytes == 2) return ((const int16_t *)table)[j];
+    return ((const int32_t *)table)[j];
+}
+
+/*
  * Threshold: the folded form of "elementwise ops, then a binarizer".
  * For value v (an int32 accumulator, or bnn_float_key of a float) at
  * element i, with j = i % t_len (t_len = channels for per-channel
- * thresholds, or the tensor size):
+ * thresholds, 1 for one threshold, or the tensor size):
  *     u   = flip[j] ? -v : v
  *     out = +1 if u >= t_pos[j];  0 if t_zero[j] <= u < t_pos[j];  -1 otherwise.
  * The compiler derives t_zero and t_pos by evaluating the model's own ops on
  * every value v can take, so this compare reproduces them exactly.
- * `mask` is NULL for a bipolar output (then t_zero == t_pos).
+ * For a bipolar output t_zero is NULL (it equals t_pos) and so is `mask`.
  * Negating u is safe: |v| <= 0x7F800000 for keys and |v| <= fan-in for
  * accumulators.
  */
 static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                 const int32_t *t_zero, const int32_t *t_pos, const uint8_t *flip,
+                                 const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
                                  size_t t_len, uint32_t *bits, uint32_t *mask)
 {
     const size_t words = BNN_WORDS(channels);
@@ -83,12 +94,14 @@ static inline void bnn_threshold(const void *src, int src_is_float, size_t rows,
             const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[i])
                                            : ((const int32_t *)src)[i];
             const int32_t u = flip[j] ? -v : v;
+            const int32_t pos = bnn_load_int(t_pos, t_bytes, j);
+            const int32_t zero = t_zero ? bnn_load_int(t_zero, t_bytes, j) : pos;
             const uint32_t bit = 1u << (c % 32u);
-            if (u >= t_pos[j]) { /* +1: sign bit 0 */
+            if (u >= pos) { /* +1: sign bit 0 */
                 if (mrow) {
                     mrow[c / 32u] |= bit;
                 }
-            } else if (u < t_zero[j]) { /* -1: sign bit 1 */
+            } else if (u < zero) { /* -1: sign bit 1 */
                 brow[c / 32u] |= bit;
                 if (mrow) {
                     mrow[c / 32u] |= bit;

@@ -63,7 +63,7 @@ def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
     ok = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     source = (out / "net.c").read_text()
-    call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?(net_l\d+_t_zero), (net_l\d+_t_pos)", source)
+    call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?, (?:NULL|net_l\d+_t_zero), (net_l\d+_t_pos)", source)
     assert call, "expected an accumulator threshold in the generated C"
 
     def shift(match):
@@ -71,7 +71,7 @@ def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
         return match.group(1) + ", ".join(map(str, values)) + "\n};"
 
     for array in call.groups():
-        source = re.sub(rf"(static const int32_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
+        source = re.sub(rf"(static const int\d+_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
     (out / "net.c").write_text(source)
     bad = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy", "--layers")
     assert bad.returncode == 1, bad.stdout + bad.stderr

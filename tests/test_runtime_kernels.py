@@ -89,9 +89,9 @@ def test_dense_bwn_ban_float(kernels, k):
     assert np.array_equal(y, xr @ wr.T)
 
 
-@pytest.mark.parametrize("src_is_float", [0, 1])
+@pytest.mark.parametrize("src_is_float,t_type", [(0, "int8"), (0, "int16"), (0, "int32"), (1, "int32")])
 @pytest.mark.parametrize("channels", [5, 32, 70])
-def test_threshold_packs_decisions(kernels, src_is_float, channels):
+def test_threshold_packs_decisions(kernels, src_is_float, channels, t_type):
     ffi, lib = kernels
     rng = np.random.default_rng(channels + src_is_float)
     rows = 4
@@ -112,9 +112,10 @@ def test_threshold_packs_decisions(kernels, src_is_float, channels):
     words = (channels + 31) // 32
     bits = np.full((rows, words), 0xDEADBEEF, np.uint32)
     mask = np.full((rows, words), 0xDEADBEEF, np.uint32)
-    tz, tp = t_zero.astype(np.int32), t_pos.astype(np.int32)
+    tz, tp = t_zero.astype(t_type), t_pos.astype(t_type)
+    ctype = f"{t_type}_t"
     lib.shim_threshold(ptr(ffi, src, "float" if src_is_float else "int32_t"), src_is_float, rows, channels,
-                       ptr(ffi, tz, "int32_t"), ptr(ffi, tp, "int32_t"), ptr(ffi, flip, "uint8_t"), channels,
+                       ptr(ffi, tz, ctype), ptr(ffi, tp, ctype), tz.itemsize, ptr(ffi, flip, "uint8_t"), channels,
                        ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"))
     got_sign, got_mask = unpack_np(bits, channels), unpack_np(mask, channels)
     assert np.array_equal(got_mask, (want != 0).astype(np.uint32))

@@ -21,6 +21,15 @@ KIND_ENUM = {"add": "BNN_ADD", "sub": "BNN_SUB", "rsub": "BNN_RSUB", "mul": "BNN
              "rdiv": "BNN_RDIV"}
 
 
+def smallest_int_type(values: np.ndarray) -> tuple[str, int]:
+    lo, hi = int(np.min(values)), int(np.max(values))
+    for ctype, nbytes in (("int8_t", 1), ("int16_t", 2)):
+        bound = 1 << (8 * nbytes - 1)
+        if -bound <= lo and hi < bound:
+            return ctype, nbytes
+    return "int32_t", 4
+
+
 def words(n: int) -> int:
     return (n + 31) // 32
 
@@ -160,10 +169,13 @@ class Planner:
                 tp, _ = self.per_element(op.t_pos, y)
                 fl, _ = self.per_element(op.flip.astype(np.uint8), y)
                 what = "float keys" if op.float_input else "accumulator values"
-                self.step(op, "threshold", rows=y.rows, channels=y.channels, t_len=tlen,
-                          src_is_float=int(op.float_input), ternary=y.domain == ir.Domain.TERNARY,
-                          t_zero=self.array(f"{stem}_t_zero", tz, "int32_t", f"{op.origin}: zero step, {what}"),
-                          t_pos=self.array(f"{stem}_t_pos", tp, "int32_t", f"{op.origin}: +1 step, {what}"),
+                ctype, nbytes = smallest_int_type(np.concatenate([tz, tp]))
+                ternary = y.domain == ir.Domain.TERNARY
+                self.step(op, "threshold", rows=y.rows, channels=y.channels, t_len=tlen, t_bytes=nbytes,
+                          src_is_float=int(op.float_input), ternary=ternary,
+                          t_zero=self.array(f"{stem}_t_zero", tz, ctype, f"{op.origin}: zero step, {what}")
+                          if ternary else None,
+                          t_pos=self.array(f"{stem}_t_pos", tp, ctype, f"{op.origin}: +1 step, {what}"),
                           flip=self.array(f"{stem}_flip", fl, "uint8_t", f"{op.origin}: 1 = decreasing"))
             elif isinstance(op, ir.Cast):
                 if x.domain == ir.Domain.INT:

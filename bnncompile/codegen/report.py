@@ -54,7 +54,7 @@ def layer_rows(graph: ir.Graph, plan: Plan) -> list[LayerRow]:
         kind, binary = _layer_kind(s)
         macs = _macs(s, graph)
         weights = sum(sizes[v] for k, v in s.items() if k in ("weights", "const", "geometry", "dims", "perm"))
-        thresholds = sum(sizes[s[k]] for k in ("t_zero", "t_pos", "flip") if k in s)
+        thresholds = sum(sizes[s[k]] for k in ("t_zero", "t_pos", "flip") if s.get(k))
         rows.append(LayerRow(s["index"], kind, s["kind"], s["origin"], graph.tensors[s["inputs"][0]].shape,
                              graph.tensors[s["out"]].shape, macs if binary else 0, 0 if binary else macs,
                              weights, thresholds, plan.buffers[s["out"]].nbytes))

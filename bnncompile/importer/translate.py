@@ -74,6 +74,9 @@ class Translator:
             tensor = op.output_tensor(inputs)
         except (TypeError, ValueError) as exc:
             raise BnnError(str(exc), node=node_label(self.node)) from None
+        if any(d <= 0 for d in tensor.shape):
+            raise BnnError(f"tensor '{out}' would have shape {tensor.shape}, with no elements",
+                           node=node_label(self.node))
         if tensor.size > MAX_ELEMENTS:
             raise BnnError(f"tensor '{out}' has {tensor.size} elements, too many", node=node_label(self.node))
         self.ops.append(op)
@@ -114,7 +117,12 @@ class Translator:
             raise Unsupported("constant would broadcast over the batch dimension")
         if c.ndim == full_rank:
             c = c.reshape(c.shape[1:])
-        if tuple(np.broadcast_shapes(x.shape, c.shape)) != x.shape:
+        try:
+            grown = tuple(np.broadcast_shapes(x.shape, c.shape))
+        except ValueError:
+            raise BnnError(f"constant of shape {c.shape} does not broadcast against activation of shape {x.shape}",
+                           node=node_label(self.node)) from None
+        if grown != x.shape:
             raise Unsupported(f"constant of shape {c.shape} would grow activation of shape {x.shape}")
         return c.astype(F32)
 
@@ -191,6 +199,8 @@ def h_gemm(t: Translator, node, ins):
     c = ins[2] if len(ins) > 2 else None
     if not isinstance(a, ir.Tensor) or not isinstance(b, np.ndarray) or _attr(node, "transA", 0):
         raise Unsupported("only Gemm(activation, constant weight) without transA is supported")
+    if b.ndim != 2:
+        raise BnnError(f"Gemm weight of shape {b.shape} is not 2-D", node=node_label(node))
     w = b.T if _attr(node, "transB", 0) else b
     if a.shape[-1] != w.shape[0]:
         raise BnnError(f"Gemm shapes {a.shape} and {b.shape} do not fit", node=node_label(node))
@@ -214,11 +224,19 @@ def h_batchnorm(t: Translator, node, ins):
     if not isinstance(x, ir.Tensor) or not all(isinstance(p, np.ndarray) for p in (scale, bias, mean, var)):
         raise Unsupported("BatchNormalization parameters must be constants")
     x = t.as_float(x)
+    for what, p in zip(("scale", "B", "input_mean", "input_var"), (scale, bias, mean, var)):
+        if p.shape != (x.shape[0],):
+            raise BnnError(f"BatchNormalization {what} has shape {p.shape}, not ({x.shape[0]},) for "
+                           f"{x.shape[0]} channels", node=node_label(node))
     eps = F32(_attr(node, "epsilon", 1e-5))
     # onnxruntime's inference kernel: inv_std = 1/sqrt(var+eps), s = scale*inv_std,
     # b = bias - mean*s, y = x*s + b (each a float32 rounding; checked bitwise in tests).
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_std = (F32(1) / np.sqrt(var.astype(F32) + eps)).astype(F32)
+    if not np.all(np.isfinite(inv_std)):
+        raise BnnError("BatchNormalization input_var + epsilon must be positive and finite "
+                       f"(1/sqrt(var + eps) is {inv_std[~np.isfinite(inv_std)][0]} for a channel)",
+                       node=node_label(node))
     s = (scale.astype(F32) * inv_std).astype(F32)
     b = (bias.astype(F32) - (mean.astype(F32) * s).astype(F32)).astype(F32)
     shape = (x.shape[0],) + (1,) * (len(x.shape) - 1)
@@ -289,8 +307,11 @@ def h_where(t: Translator, node, ins):
 def h_cast(t: Translator, node, ins):
     x = ins[0]
     to = _attr(node, "to")
+    if to is None:
+        raise BnnError("Cast has no 'to' attribute", node=node_label(node))
     if to not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
-        raise Unsupported(f"Cast to {onnx.TensorProto.DataType.Name(to)}")
+        name = onnx.TensorProto.DataType.Name(to) if to in onnx.TensorProto.DataType.values() else to
+        raise Unsupported(f"Cast to {name}")
     if isinstance(x, Condition):
         t.finish(node, t.map_bipolar(t.binarize_condition(x), 1.0, 0.0))
     else:
@@ -332,6 +353,8 @@ def h_flatten(t: Translator, node, ins):
     x = ins[0]
     axis = _attr(node, "axis", 1)
     full = (1,) + x.shape
+    if not -len(full) <= axis <= len(full):
+        raise BnnError(f"Flatten axis {axis} is out of range for rank {len(full)}", node=node_label(node))
     axis = axis + len(full) if axis < 0 else axis
     if axis == 0:
         raise Unsupported("Flatten with axis 0 mixes the batch dimension with data")
@@ -343,6 +366,9 @@ def h_reshape(t: Translator, node, ins):
     x, shape = ins[0], ins[1]
     if not isinstance(shape, np.ndarray):
         raise Unsupported("Reshape target shape must be a constant")
+    if shape.ndim != 1 or shape.dtype.kind not in "iu":
+        raise BnnError(f"Reshape target must be a 1-D integer tensor, not {shape.dtype} of shape {shape.shape}",
+                       node=node_label(node))
     target = [int(d) for d in shape]
     full = (1,) + x.shape
     if not _attr(node, "allowzero", 0):
@@ -368,6 +394,8 @@ def h_squeeze(t: Translator, node, ins):
     axes = _squeeze_axes(t, node, ins)
     if axes is None:
         axes = [i for i, d in enumerate(full) if d == 1 and i > 0]
+    if any(not -len(full) <= a < len(full) or full[a] != 1 for a in axes):
+        raise BnnError(f"Squeeze axes {list(axes)} do not name size-1 axes of {tuple(full)}", node=node_label(node))
     axes = [a + len(full) if a < 0 else a for a in axes]
     if 0 in axes:
         raise Unsupported("Squeeze of the batch dimension")
@@ -378,7 +406,11 @@ def h_unsqueeze(t: Translator, node, ins):
     x = ins[0]
     full = list((1,) + x.shape)
     axes = _squeeze_axes(t, node, ins)
-    rank = len(full) + len(axes)
+    rank = len(full) + len(axes or ())
+    if not axes or any(not -rank <= a < rank for a in axes) or \
+            len({a % rank for a in axes}) != len(axes):
+        raise BnnError(f"Unsqueeze axes {axes} are missing, repeated or out of range for rank {rank}",
+                       node=node_label(node))
     for a in sorted(a + rank if a < 0 else a for a in axes):
         if a == 0:
             raise Unsupported("Unsqueeze before the batch dimension")
@@ -390,6 +422,9 @@ def h_transpose(t: Translator, node, ins):
     x = ins[0]
     full = (1,) + x.shape
     perm = _attr(node, "perm", list(reversed(range(len(full)))))
+    if sorted(perm) != list(range(len(full))):
+        raise BnnError(f"Transpose perm {list(perm)} is not a permutation of the {len(full)} axes",
+                       node=node_label(node))
     # Only permutations that keep the row-major order of the data (they move
     # size-1 axes, e.g. NHWC <-> NCHW with one channel) are free reshapes.
     if perm[0] != 0:
@@ -420,12 +455,17 @@ def _spatial_input(t: Translator, x, what: str) -> ir.Tensor:
 
 
 def _pads_2d(node, shape_hw, kernel, strides, dilations) -> tuple[int, int, int, int]:
+    for what, v in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        if len(v) != 2 or any(int(d) <= 0 for d in v):
+            raise BnnError(f"{what} {list(v)} must be two positive integers", node=node_label(node))
     auto_pad = _attr(node, "auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad in ("NOTSET", ""):
         p = list(_attr(node, "pads", [0, 0, 0, 0]))
         if len(p) != 4:
             raise Unsupported("only 2-D spatial padding is supported")
+        if any(d < 0 for d in p):
+            raise BnnError(f"negative pads {p}", node=node_label(node))
         return (p[0], p[1], p[2], p[3])
     if auto_pad == "VALID":
         return (0, 0, 0, 0)
@@ -469,6 +509,8 @@ def h_pool(t: Translator, node, ins):
     if node.op_type.startswith("Global"):
         kernel, strides, pads, include = xt.shape[:2], (1, 1), (0, 0, 0, 0), False
     else:
+        if _attr(node, "kernel_shape") is None:
+            raise BnnError(f"{node.op_type} has no kernel_shape", node=node_label(node))
         kernel = tuple(_attr(node, "kernel_shape"))
         strides = tuple(_attr(node, "strides", [1, 1]))
         if any(d != 1 for d in _attr(node, "dilations", [1, 1])):
@@ -508,6 +550,8 @@ def h_pad(t: Translator, node, ins):
                 expanded[a], expanded[a + full] = pads[i], pads[i + len(axes)]
             pads = expanded
     n = len(x.shape) + 1
+    if len(pads) != 2 * n:
+        raise BnnError(f"{len(pads)} pads for a rank-{n} tensor (need {2 * n})", node=node_label(node))
     if pads[0] or pads[n] or any(p < 0 for p in pads):
         raise Unsupported("padding of the batch axis or negative padding")
     per_sample = tuple(pads[1:n]) + tuple(pads[n + 1:])
@@ -533,6 +577,8 @@ def h_concat(t: Translator, node, ins):
         raise Unsupported("Concat with constants")
     axis = _attr(node, "axis")
     full = len(ins[0].shape) + 1
+    if axis is None or not -full <= axis < full:
+        raise BnnError(f"Concat axis {axis} is missing or out of range for rank {full}", node=node_label(node))
     axis = axis % full
     if axis == 0:
         raise Unsupported("Concat along the batch axis")
@@ -577,9 +623,33 @@ HANDLERS = {
 }
 
 
+def _check_arity(node: onnx.NodeProto, opset: int) -> None:
+    """Input and output counts the op's schema allows (unknown ops are reported later)."""
+    if node.domain in QONNX_DOMAINS and node.op_type == "BipolarQuant":
+        limits = (2, 2, 1, 1)
+    else:
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+        except Exception:  # not a standard op at this opset
+            return
+        limits = (schema.min_input, schema.max_input, schema.min_output, schema.max_output)
+    if not limits[0] <= len(node.input) <= limits[1] or not limits[2] <= len(node.output) <= limits[3]:
+        raise BnnError(f"{node.op_type} has {len(node.input)} input(s) and {len(node.output)} output(s); "
+                       f"it takes {limits[0]}..{limits[1]} inputs and {limits[2]}..{limits[3]} outputs",
+                       node=node_label(node))
+
+
 def translate_node(t: Translator, node: onnx.NodeProto) -> None:
+    _check_arity(node, t.opset)
     ins = [t.values[name] if name else None for name in node.input]
     t.node = node
+    # Overflow/NaN in parameters is refused by emit() with the node's name; numpy's
+    # RuntimeWarnings on the way there would only add noise to the one-line error.
+    with np.errstate(all="ignore"):
+        _translate(t, node, ins)
+
+
+def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
     if all(v is None or isinstance(v, np.ndarray) for v in ins):
         for name, value in zip(node.output, fold_node(node, ins, t.opset)):
             t.bind(name, value)

@@ -1,7 +1,8 @@
 uint32_t shim_popcount(uint32_t v);
 int32_t shim_float_key(float x);
-void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *t_zero,
-                    const int32_t *t_pos, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask);
+void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const void *t_zero,
+                    const void *t_pos, int t_bytes, const uint8_t *flip, size_t t_len, uint32_t *bits,
+                    uint32_t *mask);
 void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out);
 void shim_dense_xnor(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const uint32_t *w,
                      size_t n, int32_t *y);
