@@ -233,6 +233,8 @@ class Reshape(Op):
 
     def output_tensor(self, inputs):
         x = inputs[0]
+        if x.domain.is_packed and tuple(self.shape[-1:]) != x.shape[-1:]:
+            raise TypeError("reshaping packed bits to another row length moves data; unpack first")
         return Tensor(self.output, tuple(self.shape), x.domain, x.int_range)
 
     def reference(self, x):

@@ -83,9 +83,10 @@ def _index(ops):
 def _simplify(graph, ops, i, x) -> bool:
     """Identity or size-1-only transposes become reshapes; transposes of transposes compose."""
     op = ops[i]
-    if _order_preserving(x.shape, op.perm):
-        ops[i] = ir.Reshape(inputs=op.inputs, output=op.output, origin=op.origin,
-                            shape=tuple(x.shape[p] for p in op.perm))
+    shape = tuple(x.shape[p] for p in op.perm)
+    # bits are packed per innermost row: for them a reshape is free only if that row stays
+    if _order_preserving(x.shape, op.perm) and (not x.domain.is_packed or shape[-1] == x.shape[-1]):
+        ops[i] = ir.Reshape(inputs=op.inputs, output=op.output, origin=op.origin, shape=shape)
         return True
     producers = {o.output: k for k, o in enumerate(ops)}
     j = producers.get(op.inputs[0])
