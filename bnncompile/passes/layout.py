@@ -1,15 +1,19 @@
-"""Pass: cancel layout transposes.
+"""Pass: choose where data lives so that layout transposes cost nothing.
 
 Before: the importer brackets every spatial op (convolution, pooling) in
 Transposes NCHW -> NHWC -> NCHW, and tf2onnx adds its own pairs around them.
+Every tensor is stored in its logical (ONNX) layout.
 
-After: every Transpose that could be moved has been pushed forward through
-elementwise ops (their constants, pads and thresholds permuted to match),
-composed with the next Transpose, and dropped when the composition is the
-identity; a Transpose that only moves size-1 axes is a Reshape. What remains
-really moves data (for example before a Flatten; see
-`fold_flatten_into_dense`). Values are unchanged: the same function of the
-input, computed in another layout.
+After: each tensor is stored in a physical layout of its own, a permutation
+L of its logical axes (physical = transpose(logical, L)), chosen walking
+forward from the input: a Transpose becomes free (its output keeps its input's
+bytes, only L changes); elementwise ops keep their input's layout (their
+constants and pads are permuted to it); ops that need their logical layout
+(convolution, pooling, dense, reshape, softmax, the graph output) get an
+explicit Transpose only where the data really is elsewhere, and two inputs of
+an Add or Concat are brought to one layout. Transposes left on bits move up
+above their binarizer onto floats, where moving is cheap. Values are
+unchanged; `graph.onnx_layouts` records L for the layer checks.
 """
 from __future__ import annotations
 
@@ -52,10 +56,8 @@ def _order_preserving(shape, perm) -> bool:
 
 
 def cancel_transposes(graph: ir.Graph) -> ir.Graph:
-    ops = list(graph.ops)
     names = {n: (o, graph.onnx_layouts.get(n)) for n, o in graph.onnx_names.items()}
-    while _forward_step(graph, ops, names):
-        pass
+    ops = _assign_layouts(graph, names)
     # What is left and moves bits (e.g. an NCHW input binarized before its
     # first convolution) moves up above the binarizer: moving floats is cheap.
     while _backward_step(graph, ops, names):
@@ -70,6 +72,71 @@ def _record(names, new: str, old: str, perm) -> None:
     if old in names:
         onnx, inner = names[old]
         names[new] = (onnx, tuple(perm[i] for i in inner) if inner else tuple(perm))
+
+
+def _assign_layouts(graph: ir.Graph, names) -> list[ir.Op]:
+    """One forward walk: the physical layout of every tensor, and the ops rewritten to it."""
+    layout: dict[str, tuple[int, ...]] = {}  # logical tensor -> L
+    where: dict[str, str] = {}  # logical tensor -> the tensor holding its bytes
+    converted: dict[tuple[str, tuple], str] = {}
+    ops: list[ir.Op] = []
+
+    def identity(name):
+        return tuple(range(len(graph.tensors[name].shape)))
+
+    def fetch(name, target):
+        """The bytes of logical tensor `name` in layout `target` (a Transpose if need be)."""
+        current = layout[name]
+        if current == target:
+            return where[name]
+        key = (name, target)
+        if key not in converted:
+            inv = _inverse(current)
+            out = f"{name}::as_{'_'.join(map(str, target))}"
+            ops.append(ir.Transpose(inputs=(where[name],), output=out, origin=f"layout of {name}",
+                                    perm=tuple(inv[t] for t in target)))
+            converted[key] = out
+        return converted[key]
+
+    for name in graph.inputs:
+        layout[name], where[name] = identity(name), name
+    for op in graph.ops:
+        x = op.inputs[0]
+        if isinstance(op, ir.Transpose):  # free: same bytes, new layout
+            inv_perm = _inverse(op.perm)
+            layout[op.output] = tuple(inv_perm[a] for a in layout[x])
+            where[op.output] = where[x]
+            continue
+        if isinstance(op, MOVABLE):
+            current = layout[x]
+            ops.append(replace(_moved_below(op, _inverse(current), len(current)), inputs=(where[x],)))
+            layout[op.output] = current
+        elif isinstance(op, (ir.Add, ir.Concat)):
+            target = layout[x]
+            new = replace(op, inputs=tuple(fetch(i, target) for i in op.inputs))
+            if isinstance(op, ir.Concat):
+                new = replace(new, axis=_inverse(target)[op.axis % len(target)])
+            ops.append(new)
+            layout[op.output] = target
+        else:
+            ops.append(replace(op, inputs=tuple(fetch(i, identity(i)) for i in op.inputs)))
+            layout[op.output] = identity(op.output)
+        where[op.output] = op.output
+    for name in graph.outputs:
+        if layout[name] != identity(name) or where[name] != name:
+            # the bytes are elsewhere or in another layout: keep them under a new
+            # name and let a final Transpose (or copy) produce the output itself
+            held = where[name]
+            renamed = f"{held}::phys"
+            ops[:] = [replace(o, output=renamed if o.output == held else o.output,
+                              inputs=tuple(renamed if i == held else i for i in o.inputs)) for o in ops]
+            inv = _inverse(layout[name])
+            ops.append(ir.Transpose(inputs=(renamed,), output=name, origin=f"layout of {name}",
+                                    perm=tuple(inv[t] for t in identity(name))))
+    for name, perm in layout.items():
+        if where.get(name) == name and perm != identity(name):
+            _record(names, name, name, _inverse(perm))
+    return ops
 
 
 def _index(ops):
@@ -94,51 +161,6 @@ def _simplify(graph, ops, i, x) -> bool:
         inner = ops[j]
         ops[i] = replace(op, inputs=inner.inputs, perm=tuple(inner.perm[p] for p in op.perm))
         return True
-    return False
-
-
-def _forward_step(graph, ops, names) -> bool:
-    consumers, producers = _index(ops)
-    tensors = _types(graph, ops)
-    for i, op in enumerate(ops):
-        if not isinstance(op, ir.Transpose):
-            continue
-        x = tensors[op.inputs[0]]
-        if _simplify(graph, ops, i, x):
-            return True
-        users = consumers.get(op.output, [])
-        if op.output in graph.outputs or not users:
-            continue
-        if len(users) == 1 and isinstance(ops[users[0]], MOVABLE):
-            # push below the single elementwise consumer
-            k = users[0]
-            user = ops[k]
-            moved_out = f"{user.output}::pre_t"
-            ops[i] = replace(_moved_below(user, op.perm, len(x.shape)), inputs=(op.inputs[0],), output=moved_out)
-            ops[k] = replace(op, inputs=(moved_out,), output=user.output)
-            _record(names, moved_out, user.output, op.perm)
-            return True
-        if len(users) > 1:
-            # several consumers: give each its own copy, so each can move on
-            for n, k in enumerate(users[1:], start=1):
-                copy = replace(op, output=f"{op.output}::c{n}")
-                ops[k] = replace(ops[k], inputs=tuple(copy.output if v == op.output else v for v in ops[k].inputs))
-                ops.insert(i + 1, copy)
-            return True
-    for i, op in enumerate(ops):
-        # Add / Concat whose inputs all come from the same transpose: one transpose after
-        if isinstance(op, (ir.Add, ir.Concat)):
-            sources = [ops[producers[n]] if n in producers else None for n in op.inputs]
-            if all(isinstance(s, ir.Transpose) and s.perm == sources[0].perm for s in sources) and \
-                    all(len(consumers[n]) == 1 for n in op.inputs):
-                perm = sources[0].perm
-                joined = f"{op.output}::pre_t"
-                new = replace(op, inputs=tuple(s.inputs[0] for s in sources), output=joined)
-                if isinstance(op, ir.Concat):
-                    new = replace(new, axis=perm[op.axis % len(perm)])
-                ops[i] = new
-                ops.insert(i + 1, ir.Transpose(inputs=(joined,), output=op.output, origin=op.origin, perm=perm))
-                return True
     return False
 
 
