@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAGS_STRICT := -std=c99 -O2 -Wall -Wextra -Werror -pedantic
 
-.PHONY: setup demo test test-slow test-all clean
+ZOO_VENV := .venv-zoo
+ZOO_DIR ?= build/zoo
+
+.PHONY: setup demo test test-slow test-all zoo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +30,22 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+# The slow tier: 224x224 larq-zoo models (exported by `make zoo`) and long fuzzing.
+test-slow: setup zoo
+	BNN_ZOO_DIR=$(ZOO_DIR) $(BIN)/python -m pytest -q -m slow
+
+# Export the larq-zoo models with random batchnorm to $(ZOO_DIR) (TensorFlow in its own venv).
+zoo: $(ZOO_DIR)/.exported
+
+$(ZOO_DIR)/.exported: benchmarks/zoo/make_zoo.py benchmarks/zoo/requirements.txt
+	$(PYTHON) -m venv $(ZOO_VENV)
+	$(ZOO_VENV)/bin/pip install --quiet -r benchmarks/zoo/requirements.txt
+	$(ZOO_VENV)/bin/pip install --quiet --no-deps larq-zoo==2.4.0 zookeeper==1.4.0
+	$(ZOO_VENV)/bin/python benchmarks/zoo/make_zoo.py $(ZOO_DIR)
+	touch $@
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ''
 
 clean:
-	rm -rf build .pytest_cache .hypothesis
+	rm -rf build .pytest_cache .hypothesis $(ZOO_VENV)

@@ -134,8 +134,12 @@ def _assign_layouts(graph: ir.Graph, names) -> list[ir.Op]:
             ops.append(ir.Transpose(inputs=(renamed,), output=name, origin=f"layout of {name}",
                                     perm=tuple(inv[t] for t in identity(name))))
     for name, perm in layout.items():
-        if where.get(name) == name and perm != identity(name):
+        holder = where.get(name)
+        if holder == name and perm != identity(name):
             _record(names, name, name, _inverse(perm))
+        elif holder is not None and holder != name and name in names and holder not in names:
+            # an ONNX tensor whose transpose became free: its bytes live in `holder`
+            _record(names, holder, name, _inverse(perm))
     return ops
 
 

@@ -4,11 +4,16 @@
   ONNX name) is compared with the reference's value of that ONNX tensor,
   per sample.
 - At a sample's first differing binarized tensor, each differing decision
-  is rounding-ambiguous only when the exact (float64) pre-binarizer value
-  lies within the float error bound of the computation feeding it (a float
-  sum of K terms: 2*K*2^-24*sum|x*w|, scaled by the chain's gain, plus one
-  rounding per elementwise op on both sides). Anything else is a real
-  mismatch.
+  is rounding-ambiguous only when
+  * it follows a float sum of K terms (a dense layer), and the exact (float64)
+    pre-binarizer value lies within that sum's error bound
+    (2*K*2^-24*sum|x*w|, scaled by the chain's gain, plus one rounding per
+    elementwise op on both sides); or
+  * it thresholds a real-valued stream (a residual sum, a real convolution),
+    on which the threshold is exact, and the C's and the reference's values of
+    that stream differ by at most STREAM_BOUND times its largest magnitude
+    (float noise of summation order; an empirical bound, not a proof).
+  Anything else is a real mismatch.
 - Final outputs must satisfy |C - ref| <= ATOL + RTOL*|ref| and give the same
   arg-max, on every sample whose first divergence is not rounding-ambiguous.
 """
@@ -122,18 +127,40 @@ def _margin_and_bound(dense: ir.Dense, chain: list[ir.Op], x: np.ndarray):
     return np.abs(value), bound
 
 
+STREAM_BOUND = 2.0 ** -17  # float noise allowed on a real-valued stream, relative to its largest value
+
+
+def _ir_layout(graph: ir.Graph, name: str, onnx_value: np.ndarray) -> np.ndarray:
+    """A reference (ONNX-layout) batch of tensor `name` in the IR's layout."""
+    t = graph.tensors[name]
+    perm = graph.onnx_layouts.get(name)
+    if not perm:
+        return onnx_value.reshape((len(onnx_value),) + t.shape)
+    inv = [0] * len(perm)
+    for k, p in enumerate(perm):
+        inv[p] = k
+    onnx_shape = tuple(t.shape[p] for p in perm)
+    return np.transpose(onnx_value.reshape((len(onnx_value),) + onnx_shape), (0,) + tuple(k + 1 for k in inv))
+
+
 def verify(compiled, x: np.ndarray) -> Report:
     graph, imported, plan = compiled.graph, compiled.imported, compiled.plan
-    steps = [s for s in plan.steps]
+    steps = plan.steps
     onnx_of = graph.onnx_names
+    step_of = {s["out"]: s for s in steps}
     checked = [s for s in steps if graph.tensors[s["out"]].domain.is_packed and s["out"] in onnx_of]
     floats = [s for s in steps if graph.tensors[s["out"]].domain == ir.Domain.FLOAT and s["out"] in onnx_of]
-    dense_inputs = {}
+    # what each binarized step's decisions depend on, to tell rounding from real mismatches
+    dense_inputs, float_starts = {}, {}
     for s in checked:
         dense, chain = _dense_feeding(imported, onnx_of[s["out"]])
-        if dense is not None:
+        op = graph.producer(s["out"])
+        if dense is not None and not graph.onnx_layouts.get(s["out"]):
             dense_inputs[s["out"]] = (dense, chain)
-    wanted = [onnx_of[s["out"]] for s in checked + floats] + [d.inputs[0] for d, _ in dense_inputs.values()]
+        elif isinstance(op, ir.Threshold) and op.float_input and s["inputs"][0] in onnx_of:
+            float_starts[s["out"]] = (op, s["inputs"][0])
+    wanted = ([onnx_of[s["out"]] for s in checked + floats] + [d.inputs[0] for d, _ in dense_inputs.values()]
+              + [onnx_of[start] for _, start in float_starts.values()])
     reference = Reference(compiled.info.path, extra_outputs=sorted(set(wanted)))
     ref = reference.run(x)
     native = NativeModel(compiled.files, plan, trace=True)
@@ -142,9 +169,11 @@ def verify(compiled, x: np.ndarray) -> Report:
     finally:
         native.close()
     n = len(x)
-    out_name = graph.outputs[0]
-    onnx_out = reference.model.output_names[0]
-    r_out = ref[onnx_out].reshape(c_out.shape)
+    r_out = ref[reference.model.output_names[0]].reshape(c_out.shape)
+
+    def c_values(name):
+        s = step_of[name]
+        return np.stack([decode(graph.tensors[name], rec[s["index"]]) for rec in records])
 
     rows: list[LayerRow] = []
     first_diff: dict[int, tuple[int, np.ndarray]] = {}  # sample -> (step index, mask of differing values)
@@ -157,11 +186,8 @@ def verify(compiled, x: np.ndarray) -> Report:
         rows.append(row)
         if not row.compared:
             continue
-        c_vals = np.stack([decode(t, rec[s["index"]]) for rec in records])
-        perm = graph.onnx_layouts.get(name)
-        if perm:  # the IR keeps this tensor in another layout (NHWC) than the ONNX model
-            c_vals = np.transpose(c_vals, (0,) + tuple(p + 1 for p in perm))
-        r_vals = ref[onnx].reshape(c_vals.shape)
+        c_vals = c_values(name)
+        r_vals = _ir_layout(graph, name, ref[onnx])
         if t.domain.is_packed:
             diff = c_vals != r_vals
             per_sample = diff.reshape(n, -1).any(axis=1)
@@ -172,22 +198,38 @@ def verify(compiled, x: np.ndarray) -> Report:
         else:
             row.max_abs_err = float(np.max(np.abs(c_vals - r_vals))) if c_vals.size else 0.0
 
+    def classify(i: int, name: str, diff: np.ndarray) -> float | None:
+        """The smallest reference margin if every differing decision is rounding-ambiguous, else None."""
+        if name in dense_inputs and dense_inputs[name][0].inputs[0] in ref:
+            dense, chain = dense_inputs[name]
+            x_ref = ref[dense.inputs[0]][i:i + 1].reshape((1,) + imported.tensors[dense.inputs[0]].shape)
+            margin, bound = _margin_and_bound(dense, chain, x_ref)
+            margin, bound = margin.reshape(diff.shape), bound.reshape(diff.shape)
+            return float(margin[diff].min()) if np.all(margin[diff] <= bound[diff]) else None
+        if name in float_starts:
+            # The threshold is exact on its float input, so a differing decision means
+            # the input itself differs: ambiguous only within float noise of that stream.
+            op, start = float_starts[name]
+            s_ref = _ir_layout(graph, start, ref[onnx_of[start]])[i].astype(np.float64)
+            s_c = c_values(start)[i].astype(np.float64)
+            bound = STREAM_BOUND * max(float(np.max(np.abs(s_ref))), 1e-30)
+            if not np.all(np.abs(s_c - s_ref).reshape(diff.shape)[diff] <= bound):
+                return None
+            boundary = ir.key_to_float(np.broadcast_to(op.t_pos, s_ref.shape)).astype(np.float64)
+            boundary = np.where(np.broadcast_to(op.flip, s_ref.shape), -boundary, boundary)
+            return float(np.abs(s_ref - boundary).reshape(diff.shape)[diff].min())
+        return None
+
     real, ambiguous, margins = [], [], []
     for i, (step_index, diff) in sorted(first_diff.items()):
         name = steps[step_index]["out"]
-        if name not in dense_inputs or dense_inputs[name][0].inputs[0] not in ref or graph.onnx_layouts.get(name):
+        margin = classify(i, name, diff)
+        if margin is None:
             real.append(i)
-            continue
-        dense, chain = dense_inputs[name]
-        margin, bound = _margin_and_bound(dense, chain, ref[dense.inputs[0]][i:i + 1].reshape(
-            (1,) + imported.tensors[dense.inputs[0]].shape))
-        margin, bound = margin.reshape(diff.shape), bound.reshape(diff.shape)
-        if np.all(margin[diff] <= bound[diff]):
-            ambiguous.append(i)
-            margins.append(float(margin[diff].min()))
-            next(r for r in rows if r.tensor == onnx_of[name]).ambiguous_values += int(diff.sum())
         else:
-            real.append(i)
+            ambiguous.append(i)
+            margins.append(margin)
+            next(r for r in rows if r.tensor == onnx_of[name]).ambiguous_values += int(diff.sum())
 
     judged = np.array([i not in set(ambiguous) for i in range(n)], dtype=bool)
     err = np.abs(c_out.astype(np.float64) - r_out)
@@ -197,8 +239,7 @@ def verify(compiled, x: np.ndarray) -> Report:
     first_bad = None
     if real:
         step_index = min(first_diff[i][0] for i in real)
-        first_bad = f"{steps[step_index]['out']} (from {steps[step_index]['origin']})"
-    del out_name
+        first_bad = f"{onnx_of.get(steps[step_index]['out'])} (from {steps[step_index]['origin']})"
     return Report(reference=reference.name, samples=n, max_abs_err=float(err[judged].max()) if judged.any() else 0.0,
                   argmax_agree=agree, within_tolerance=tol_ok, real_mismatch_samples=real,
                   ambiguous_samples=ambiguous, min_ambiguous_margin=min(margins) if margins else 0.0,

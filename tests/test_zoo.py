@@ -1,0 +1,30 @@
+"""Slow tier: the larq-zoo ImageNet BNNs at 224x224 with random (and negative)
+batchnorm, exported by `make zoo`, compiled and checked against onnxruntime."""
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bnncompile.compiler import compile_to_memory
+from bnncompile.inputs import random_inputs
+from bnncompile.validate import verify
+
+ZOO = Path(os.environ.get("BNN_ZOO_DIR", "build/zoo"))
+MODELS = ["QuickNetSmall", "QuickNet", "BiRealNet", "BinaryResNetE18", "BinaryDenseNet28", "XNORNet"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_zoo_model_is_exact(model):
+    path = ZOO / f"{model}.onnx"
+    assert path.is_file(), f"{path} is missing: run `make zoo` (make test-slow does)"
+    start = time.perf_counter()
+    compiled = compile_to_memory(path, name="net")
+    seconds = time.perf_counter() - start
+    print(f"{model}: compiled in {seconds:.1f} s, arena {compiled.plan.arena_bytes} bytes")
+    report = verify(compiled, random_inputs(compiled.graph.tensors[compiled.graph.inputs[0]].shape, 3))
+    print(report.verdict())
+    assert report.ok, report.verdict()
+    binarized = [r for r in report.layers if r.compared and r.domain == "bipolar"]
+    assert len(binarized) >= 8  # every binary layer was compared bit for bit
