@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bnncompile.codegen.golden import write_golden  # noqa: E402
+from bnncompile.codegen.report import layer_rows  # noqa: E402
 from bnncompile.compiler import compile_to_memory  # noqa: E402
 
 PLUGIN_DIR = ROOT / "benchmarks" / "qemu_plugin"
@@ -113,25 +114,27 @@ def measure(model: Path, name: str, board: str, work: Path, samples: int, seed: 
         model_o=size.get(f"{name}.o", (0, 0, 0)), program=prog,
         stack_used=int(stack.group(1)) if stack else None, stack_size=int(stack.group(2)) if stack else 0,
         ram=ram, insns=per_inference,
+        binary_macs=sum(r.binary_macs for r in layer_rows(compiled.graph, compiled.plan)),
     )
 
 
 def table(rows: list[dict]) -> str:
     lines = [
         "| model | board | golden | model .o text / data / bss | program text / data / bss "
-        "| RAM (data+bss+stack) | stack used | insns / inference |",
-        "|---|---|---|---|---|---|---|---|",
+        "| RAM (data+bss+stack) | stack used | insns / inference | binary MACs | insns / binary MAC (whole model) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mt, md, mb = r["model_o"]
         pt, pd, pb = r["program"]
         ram_used = pd + pb + r["stack_size"]
         insns = ", ".join(f"{n:,}" for n in r["insns"]) or "n/a"
+        per_mac = f"{r['insns'][0] / r['binary_macs']:.2f}" if r["insns"] and r["binary_macs"] else "n/a"
         lines.append(
             f"| {r['model']} | {r['board']} ({BOARDS[r['board']][1]}) | {'pass' if r['ok'] else 'FAIL'} "
             f"| {mt:,} / {md:,} / {mb:,} | {pt:,} / {pd:,} / {pb:,} "
             f"| {ram_used:,} of {r['ram']:,} B | {r['stack_used'] if r['stack_used'] is not None else '?'} B "
-            f"| {insns} |")
+            f"| {insns} | {r['binary_macs']:,} | {per_mac} |")
     return "\n".join(lines)
 
 

@@ -111,6 +111,20 @@ static inline void bnn_threshold(const void *src, int src_is_float, size_t rows,
     }
 }
 
+/*
+ * x * (+1 or -1) for a weight or activation bit b, without a branch (the bits
+ * of a binary kernel are random, so a branch would be mispredicted half the
+ * time): negating a float flips its sign bit, which is exact.
+ */
+static inline float bnn_negate_if(float x, uint32_t b)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits ^= b << 31;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
 /* Packed bits (and optional mask) back to floats -1, 0, +1. */
 static inline void bnn_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels,
                               float *out)

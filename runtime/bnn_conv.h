@@ -43,7 +43,12 @@ static inline int bnn_bit(const uint32_t *words, int index)
     return (int)((words[index / 32] >> (index % 32)) & 1u);
 }
 
-/* Reference kernel: binary (or ternary, with x_mask) input, binary kernel -> int32 sums. */
+/*
+ * Binary (or ternary, with x_mask) input, binary kernel -> int32 sums.
+ * Loop order: output pixel, then tap, then output channel, so the bounds of
+ * a tap are checked once for all output channels, and each output pixel's
+ * row y[i][j][*] is the accumulator.
+ */
 static inline void bnn_conv2d_xnor(const struct bnn_conv_geometry *g, const uint32_t *x, const uint32_t *x_mask,
                                    const uint32_t *k, int pad_mode, int32_t *y)
 {
@@ -53,45 +58,57 @@ static inline void bnn_conv2d_xnor(const struct bnn_conv_geometry *g, const uint
     int i, j, o, a, b, q, yy, xx;
     for (i = 0; i < g->oh; ++i) {
         for (j = 0; j < g->ow; ++j) {
-            for (o = 0; o < g->o; ++o) {
-                const int first = (o / og) * cg; /* first input channel of this group */
-                int32_t acc = 0;
-                for (a = 0; a < g->kh; ++a) {
-                    for (b = 0; b < g->kw; ++b) {
-                        const uint32_t *kt = k + ((size_t)(o * g->kh + a) * g->kw + b) * kw_words;
-                        const int inside = bnn_tap(g, i, j, a, b, &yy, &xx);
-                        const size_t at = inside ? ((size_t)yy * g->w + xx) * xw : 0;
-                        const uint32_t *xp = x + at;
-                        const uint32_t *mp = x_mask ? x_mask + at : NULL;
-                        if (!inside) {
-                            if (pad_mode == 1) { /* +1 everywhere: bits 0 */
-                                int32_t d = 0;
-                                for (q = 0; q < kw_words; ++q) d += (int32_t)bnn_popcount(kt[q]);
-                                acc += cg - 2 * d;
-                            }
-                            continue;
+            int32_t *acc = y + ((size_t)i * g->ow + j) * g->o;
+            for (o = 0; o < g->o; ++o) acc[o] = 0;
+            for (a = 0; a < g->kh; ++a) {
+                for (b = 0; b < g->kw; ++b) {
+                    const int inside = bnn_tap(g, i, j, a, b, &yy, &xx);
+                    const size_t at = inside ? ((size_t)yy * g->w + xx) * xw : 0;
+                    const uint32_t *xp = x + at;
+                    const uint32_t *mp = x_mask ? x_mask + at : NULL;
+                    /* the kernel words of this tap for output channel o: kt + o * kstride */
+                    const size_t kstride = (size_t)g->kh * g->kw * kw_words;
+                    const uint32_t *kt = k + ((size_t)a * g->kw + b) * kw_words;
+                    if (!inside && pad_mode == 0) continue; /* zero padding: the tap adds 0 */
+                    if (!inside) { /* one padding: +1 everywhere, bits 0, so d = popcount(k) */
+                        for (o = 0; o < g->o; ++o, kt += kstride) {
+                            int32_t d = 0;
+                            for (q = 0; q < kw_words; ++q) d += (int32_t)bnn_popcount(kt[q]);
+                            acc[o] += cg - 2 * d;
                         }
-                        if (g->groups == 1) {
-                            int32_t d = 0, nonzero = cg;
+                    } else if (g->groups == 1 && !mp && kw_words == 1) { /* the common small case */
+                        const uint32_t x0 = xp[0];
+                        for (o = 0; o < g->o; ++o, kt += kstride) {
+                            acc[o] += cg - 2 * (int32_t)bnn_popcount(x0 ^ kt[0]);
+                        }
+                    } else if (g->groups == 1) {
+                        int32_t nonzero = cg;
+                        if (mp) {
+                            nonzero = 0;
+                            for (q = 0; q < kw_words; ++q) nonzero += (int32_t)bnn_popcount(mp[q]);
+                        }
+                        for (o = 0; o < g->o; ++o, kt += kstride) {
+                            int32_t d = 0;
                             if (mp) {
-                                nonzero = 0;
-                                for (q = 0; q < kw_words; ++q) {
-                                    nonzero += (int32_t)bnn_popcount(mp[q]);
-                                    d += (int32_t)bnn_popcount((xp[q] ^ kt[q]) & mp[q]);
-                                }
+                                for (q = 0; q < kw_words; ++q) d += (int32_t)bnn_popcount((xp[q] ^ kt[q]) & mp[q]);
                             } else {
                                 for (q = 0; q < kw_words; ++q) d += (int32_t)bnn_popcount(xp[q] ^ kt[q]);
                             }
-                            acc += nonzero - 2 * d;
-                        } else {
+                            acc[o] += nonzero - 2 * d;
+                        }
+                    } else { /* grouped (depthwise too): this group's channels, bit by bit */
+                        for (o = 0; o < g->o; ++o, kt += kstride) {
+                            const int first = (o / og) * cg;
+                            int32_t d = 0, nonzero = 0;
                             for (q = 0; q < cg; ++q) {
                                 if (mp && !bnn_bit(mp, first + q)) continue;
-                                acc += (bnn_bit(xp, first + q) ^ bnn_bit(kt, q)) ? -1 : 1;
+                                ++nonzero;
+                                d += bnn_bit(xp, first + q) ^ bnn_bit(kt, q);
                             }
+                            acc[o] += nonzero - 2 * d;
                         }
                     }
                 }
-                y[((size_t)i * g->ow + j) * g->o + o] = acc;
             }
         }
     }
@@ -122,7 +139,7 @@ static inline void bnn_conv2d_float(const struct bnn_conv_geometry *g, const flo
                         for (q = 0; q < cg; ++q) {
                             const float v = inside ? xp[q] : pad_value;
                             if (kbits) {
-                                acc = bnn_bit(kbits + tap * kw_words, q) ? acc - v : acc + v;
+                                acc += bnn_negate_if(v, (uint32_t)bnn_bit(kbits + tap * kw_words, q));
                             } else {
                                 acc += v * kreal[tap * cg + q];
                             }

@@ -70,11 +70,7 @@ static inline void bnn_dense_bwn(const float *x, size_t rows, size_t k_in, const
             const uint32_t *wj = w + j * words;
             float acc = 0.0f;
             for (k = 0; k < k_in; ++k) {
-                if (wj[k / 32u] & (1u << (k % 32u))) {
-                    acc -= xr[k];
-                } else {
-                    acc += xr[k];
-                }
+                acc += bnn_negate_if(xr[k], (wj[k / 32u] >> (k % 32u)) & 1u);
             }
             y[r * n + j] = acc;
         }
@@ -94,15 +90,11 @@ static inline void bnn_dense_ban(const uint32_t *x, const uint32_t *x_mask, size
             const float *wj = w + j * k_in;
             float acc = 0.0f;
             for (k = 0; k < k_in; ++k) {
-                const uint32_t bit = 1u << (k % 32u);
-                if (mr && !(mr[k / 32u] & bit)) {
-                    continue;
+                const float term = bnn_negate_if(wj[k], (xr[k / 32u] >> (k % 32u)) & 1u);
+                if (mr && !((mr[k / 32u] >> (k % 32u)) & 1u)) {
+                    continue; /* a zero of a ternary input adds nothing */
                 }
-                if (xr[k / 32u] & bit) {
-                    acc -= wj[k];
-                } else {
-                    acc += wj[k];
-                }
+                acc += term;
             }
             y[r * n + j] = acc;
         }

@@ -148,3 +148,96 @@ def test_softmax_close_to_numpy(kernels):
     lib.shim_softmax(ptr(ffi, x, "float"), 5, 10, ptr(ffi, y, "float"))
     e = np.exp(x - x.max(axis=1, keepdims=True))
     np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- convolution, pooling, layout
+# The numpy references are the IR ops' own (bnncompile.ir), which the pass
+# tests check against onnxruntime.
+
+from bnncompile import ir  # noqa: E402
+
+
+def conv_case(rng, h, w, c, o, k, stride, dilation, pads, groups):
+    op = ir.Conv2D(inputs=("x",), output="y", origin="t", signs=rng.choice([-1, 1], (o, k, k, c // groups)).astype(
+        np.int8), strides=(stride, stride), dilations=(dilation, dilation), pads=pads, groups=groups)
+    oh, ow, _ = op.out_shape((h, w, c))
+    geometry = np.array([h, w, c, o, k, k, stride, stride, dilation, dilation, pads[0], pads[1], oh, ow, groups],
+                        np.int32)
+    return op, geometry, (oh, ow, o)
+
+
+@pytest.mark.parametrize("c,o,k,stride,dilation,pads,groups,pad_mode,ternary", [
+    (16, 8, 3, 1, 1, (1, 1, 1, 1), 1, 0, False),
+    (40, 6, 3, 2, 1, (1, 1, 1, 1), 1, 1, False),
+    (70, 5, 3, 1, 2, (2, 2, 2, 2), 1, 0, True),
+    (8, 8, 3, 1, 1, (1, 1, 1, 1), 8, 1, False),  # depthwise, one padding
+    (12, 6, 3, 1, 1, (0, 1, 1, 0), 3, 0, True),  # grouped, uneven padding, ternary
+])
+def test_conv2d_xnor_matches_the_ir_reference(kernels, c, o, k, stride, dilation, pads, groups, pad_mode, ternary):
+    ffi, lib = kernels
+    rng = np.random.default_rng(c + o + groups)
+    h = w = 7
+    op, geometry, out_shape = conv_case(rng, h, w, c, o, k, stride, dilation, pads, groups)
+    x = rng.choice([-1, 1], (1, h, w, c))
+    if ternary:
+        x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
+    op = ir.Conv2D(**{**op.__dict__, "pad_value": float(pad_mode), "packed_input": True})
+    y = np.zeros(out_shape, np.int32)
+    mask = pack_rows(np.where(x[0] != 0, -1, 1)) if ternary else None
+    lib.shim_conv2d_xnor(ptr(ffi, geometry, "int"), ptr(ffi, pack_rows(x[0]), "uint32_t"), ptr(ffi, mask, "uint32_t"),
+                         ptr(ffi, pack_rows(op.signs), "uint32_t"), pad_mode, ptr(ffi, y, "int32_t"))
+    assert np.array_equal(y, op.reference(x)[0])
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_conv2d_float_matches_the_ir_reference(kernels, binary):
+    ffi, lib = kernels
+    rng = np.random.default_rng(11)
+    op, geometry, out_shape = conv_case(rng, 6, 5, 4, 6, 3, 1, 1, (1, 1, 1, 1), 2)
+    x = rng.integers(-8, 9, (1, 6, 5, 4)).astype(np.float32)  # integers: every order sums exactly
+    weight = op.signs.astype(np.float32) if binary else rng.integers(-4, 5, op.signs.shape).astype(np.float32)
+    ref = ir.Conv2D(**{**op.__dict__, "signs": None, "weight": weight}).reference(x)[0]
+    y = np.zeros(out_shape, np.float32)
+    lib.shim_conv2d_float(ptr(ffi, geometry, "int"), ptr(ffi, x[0], "float"),
+                          ptr(ffi, pack_rows(weight) if binary else None, "uint32_t"),
+                          ptr(ffi, None if binary else weight, "float"), 0.0, ptr(ffi, y, "float"))
+    assert np.array_equal(y, ref)
+
+
+@pytest.mark.parametrize("ternary", [False, True])
+def test_max_and_average_pooling(kernels, ternary):
+    ffi, lib = kernels
+    rng = np.random.default_rng(12)
+    h, w, c = 7, 6, 37
+    op = ir.Pool2D(inputs=("x",), output="y", origin="t", kind="max", kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+    oh, ow, _ = op.out_shape((h, w, c))
+    geometry = np.array([h, w, c, 3, 3, 2, 2, 1, 1, oh, ow], np.int32)
+    x = rng.choice([-1, 1], (1, h, w, c))
+    if ternary:
+        x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
+    y, ymask = np.zeros((oh, ow, 2), np.uint32), np.zeros((oh, ow, 2), np.uint32)
+    mask = pack_rows(np.where(x[0] != 0, -1, 1)) if ternary else None
+    lib.shim_maxpool_bits(ptr(ffi, geometry, "int"), ptr(ffi, pack_rows(x[0]), "uint32_t"), ptr(ffi, mask, "uint32_t"),
+                          ptr(ffi, y, "uint32_t"), ptr(ffi, ymask if ternary else None, "uint32_t"))
+    got = np.where(unpack_np(y, c) == 1, -1, 1)
+    if ternary:
+        got = np.where(unpack_np(ymask, c) == 1, got, 0)
+    assert np.array_equal(got, op.reference(x.astype(np.float32))[0])
+    xf = rng.normal(size=(1, h, w, c)).astype(np.float32)
+    yf = np.zeros((oh, ow, c), np.float32)
+    lib.shim_maxpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), ptr(ffi, yf, "float"))
+    assert np.array_equal(yf, op.reference(xf)[0])
+    for include in (0, 1):
+        avg = ir.Pool2D(**{**op.__dict__, "kind": "avg", "count_include_pad": bool(include)})
+        lib.shim_avgpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), include, ptr(ffi, yf, "float"))
+        np.testing.assert_allclose(yf, avg.reference(xf)[0], rtol=1e-6, atol=1e-6)
+
+
+def test_transpose_any_permutation_of_four_axes(kernels):
+    ffi, lib = kernels
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.uint32).reshape(2, 3, 4, 5)
+    for perm in [(0, 1, 2, 3), (3, 2, 1, 0), (1, 2, 0, 3), (2, 0, 3, 1)]:
+        y = np.zeros(x.size, np.uint32)
+        lib.shim_transpose(ptr(ffi, x, "uint32_t"), 4, ptr(ffi, np.array(x.shape, np.int32), "int"),
+                           ptr(ffi, np.array(perm, np.int32), "int"), ptr(ffi, y, "uint32_t"))
+        assert np.array_equal(y, np.transpose(x, perm).ravel())

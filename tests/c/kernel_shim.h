@@ -12,3 +12,12 @@ void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size
 void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y);
 void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y);
 void shim_softmax(const float *x, size_t rows, size_t channels, float *y);
+void shim_conv2d_xnor(const int *geometry, const uint32_t *x, const uint32_t *x_mask, const uint32_t *k,
+                      int pad_mode, int32_t *y);
+void shim_conv2d_float(const int *geometry, const float *x, const uint32_t *kbits, const float *kreal,
+                       float pad_value, float *y);
+void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x_mask, uint32_t *y,
+                       uint32_t *y_mask);
+void shim_maxpool_float(const int *geometry, const float *x, float *y);
+void shim_avgpool_float(const int *geometry, const float *x, int count_include_pad, float *y);
+void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y);
