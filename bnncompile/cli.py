@@ -52,20 +52,25 @@ def cmd_report(args) -> int:
     return 0
 
 
+def sample_inputs(args, compiled):
+    """--inputs X.npy in the model's input layout, else --samples random inputs."""
+    from .inputs import load_inputs, random_inputs
+
+    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
+    if args.inputs:
+        return load_inputs(args.inputs, shape)
+    if args.samples < 1:
+        raise BnnError("--samples must be at least 1")
+    return random_inputs(shape, args.samples)
+
+
 def cmd_golden(args) -> int:
     from .codegen.golden import write_golden
     from .compiler import compile_to_memory
-    from .inputs import load_inputs, random_inputs
     from .validate import ATOL, RTOL, Reference
 
     compiled = compile_to_memory(args.model, name=args.name)
-    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
-    if args.inputs:
-        x = load_inputs(args.inputs, shape)
-    else:
-        if args.samples < 1:
-            raise BnnError("--samples must be at least 1")
-        x = random_inputs(shape, args.samples)
+    x = sample_inputs(args, compiled)
     reference = Reference(args.model)
     y = reference.run(x)[reference.model.output_names[0]]
     write_golden(compiled.files, compiled.plan.name, x, y, args.output, args.target, ATOL, RTOL)
@@ -102,20 +107,12 @@ def load_generated(folder: Path, compiled) -> dict[str, str]:
 
 def cmd_verify(args) -> int:
     from .compiler import compile_to_memory
-    from .inputs import load_inputs, random_inputs
     from .validate import format_layers, verify
 
     compiled = compile_to_memory(args.model, name=args.name)
     if args.c_dir:
         compiled.files = load_generated(Path(args.c_dir), compiled)
-    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
-    if args.inputs:
-        x = load_inputs(args.inputs, shape)
-    else:
-        if args.samples < 1:
-            raise BnnError("--samples must be at least 1")
-        x = random_inputs(shape, args.samples)
-    report = verify(compiled, x)
+    report = verify(compiled, sample_inputs(args, compiled))
     if args.layers:
         print(format_layers(report))
     print(report.verdict())
