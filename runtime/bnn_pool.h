@@ -51,37 +51,35 @@ static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uin
     }
 }
 
-static inline void bnn_maxpool_float(const struct bnn_pool_geometry *g, const float *x, float *y)
+/*
+ * Max pooling of 4-byte values: int32 accumulators, or floats compared by
+ * their ordered keys (bnn_float_key: the same order as the floats, -0 == +0),
+ * so one kernel serves both and copies the winning value's bits unchanged.
+ */
+static inline void bnn_maxpool_words(const struct bnn_pool_geometry *g, const void *x, int is_float, void *y)
 {
+    const uint32_t *xs = (const uint32_t *)x;
+    uint32_t *ys = (uint32_t *)y;
     int i, j, ch, yy, xx;
     for (i = 0; i < g->oh; ++i)
         for (j = 0; j < g->ow; ++j)
             for (ch = 0; ch < g->c; ++ch) {
                 int seen = 0;
-                float best = 0.0f;
+                int32_t best_key = 0;
+                uint32_t best = 0;
                 BNN_POOL_WINDOW(g, i, j, yy, xx) {
-                    const float v = x[((size_t)yy * g->w + xx) * g->c + ch];
-                    if (!seen || v > best) best = v;
+                    const uint32_t v = xs[((size_t)yy * g->w + xx) * g->c + ch];
+                    float f;
+                    int32_t key;
+                    memcpy(&f, &v, sizeof f);
+                    key = is_float ? bnn_float_key(f) : (int32_t)v;
+                    if (!seen || key > best_key) {
+                        best_key = key;
+                        best = v;
+                    }
                     seen = 1;
                 }
-                y[((size_t)i * g->ow + j) * g->c + ch] = best;
-            }
-}
-
-static inline void bnn_maxpool_int(const struct bnn_pool_geometry *g, const int32_t *x, int32_t *y)
-{
-    int i, j, ch, yy, xx;
-    for (i = 0; i < g->oh; ++i)
-        for (j = 0; j < g->ow; ++j)
-            for (ch = 0; ch < g->c; ++ch) {
-                int seen = 0;
-                int32_t best = 0;
-                BNN_POOL_WINDOW(g, i, j, yy, xx) {
-                    const int32_t v = x[((size_t)yy * g->w + xx) * g->c + ch];
-                    if (!seen || v > best) best = v;
-                    seen = 1;
-                }
-                y[((size_t)i * g->ow + j) * g->c + ch] = best;
+                ys[((size_t)i * g->ow + j) * g->c + ch] = best;
             }
 }
 

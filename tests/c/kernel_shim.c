@@ -90,7 +90,7 @@ void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x
 void shim_maxpool_float(const int *geometry, const float *x, float *y)
 {
     struct bnn_pool_geometry g = pool_geometry(geometry);
-    bnn_maxpool_float(&g, x, y);
+    bnn_maxpool_words(&g, x, 1, y);
 }
 
 void shim_avgpool_float(const int *geometry, const float *x, int count_include_pad, float *y)
