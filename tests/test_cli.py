@@ -103,3 +103,20 @@ def test_verify_reads_inputs_from_npy(tmp_path, digits):
     np.save(tmp_path / "x.npy", digits_for(MODEL, digits[0][:30]))
     r = run_cli("verify", MODEL, "--inputs", tmp_path / "x.npy")
     assert r.returncode == 0 and "30 samples" in r.stdout
+
+
+def test_the_wheel_ships_runtime_templates_and_targets(tmp_path):
+    """An installed wheel must be able to compile a model and emit golden programs."""
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "-w", str(tmp_path), "."], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("bnncompile-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for header in resource_dir("runtime").glob("bnn_*.h"):
+        assert f"bnncompile/runtime/{header.name}" in names
+    for template in ("model.c.j2", "model.h.j2", "banner.j2", "golden/golden_main.c.j2", "golden/Makefile.j2"):
+        assert f"bnncompile/templates/{template}" in names
+    for target in ("startup.c", "semihost.c", "semihost.h", "mps2-an386.ld", "microbit.ld"):
+        assert f"bnncompile/targets/cortex-m/{target}" in names
