@@ -159,3 +159,14 @@ def test_reachable_zero_of_sign_gives_a_ternary_tensor(tmp_path):
     assert ir.Domain.TERNARY in domains
     x = rng.choice([-1.0, 1.0], (500, 16)).astype(F32)
     assert np.array_equal(graph.run_reference(x)[graph.outputs[0]], ort_run(b.model(), x))
+
+
+def test_accumulator_width_is_proven_from_the_fan_in():
+    """int32 accumulators hold |sum| <= K; K must stay below 2^24 so the sums also convert to float exactly."""
+    x = ir.Tensor("x", (1 << 24,), ir.Domain.BIPOLAR)
+    too_wide = ir.BinaryDense(inputs=("x",), output="y", origin="wide", signs=np.ones((1 << 24, 1), np.int8))
+    with pytest.raises(TypeError, match="fan-in 16777216"):
+        too_wide.output_tensor([x])
+    ok = ir.BinaryDense(inputs=("x",), output="y", origin="ok", signs=np.ones(((1 << 24) - 1, 1), np.int8))
+    t = ok.output_tensor([ir.Tensor("x", ((1 << 24) - 1,), ir.Domain.BIPOLAR)])
+    assert t.int_range == (-(1 << 24) + 1, (1 << 24) - 1, 2)

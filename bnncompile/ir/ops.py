@@ -15,6 +15,14 @@ import numpy as np
 from .graph import Domain, Op, Tensor
 
 F32 = np.float32
+# Accumulators of binary layers are int32 with |sum| <= fan-in; below 2^24 they
+# also convert to float32 exactly, as onnxruntime's float sums of +-1 are exact.
+MAX_FAN_IN = (1 << 24) - 1
+
+
+def _check_fan_in(k: int) -> None:
+    if k > MAX_FAN_IN:
+        raise TypeError(f"fan-in {k} exceeds {MAX_FAN_IN}: sums of +-1 would no longer be exact in float32")
 
 
 def _float(t: Tensor, shape=None) -> Tensor:
@@ -131,6 +139,7 @@ class BinaryDense(Op):
         x = inputs[0]
         shape = x.shape[:-1] + (self.signs.shape[1],)
         k = self.fan_in
+        _check_fan_in(k)
         if x.domain == Domain.BIPOLAR:
             return Tensor(self.output, shape, Domain.INT, (-k, k, 2))
         if x.domain == Domain.TERNARY:
@@ -297,6 +306,7 @@ class Conv2D(Op):
             raise TypeError(f"Conv2D output would be empty: {shape}")
         if self.signs is not None and x.domain.is_packed:
             k = self.fan_in
+            _check_fan_in(k)
             exact_parity = x.domain == Domain.BIPOLAR and (self.pad_value != 0 or not any(self.pads))
             return Tensor(self.output, shape, Domain.INT, (-k, k, 2 if exact_parity else 1))
         if x.domain == Domain.INT:
