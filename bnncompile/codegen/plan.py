@@ -92,9 +92,6 @@ class Plan:
     arena_bytes: int = 0
     needs_softmax: bool = False
 
-    def buffer_of(self, tensor: str) -> Buffer:
-        return self.buffers[tensor]
-
 
 class Planner:
     def __init__(self, graph: ir.Graph):

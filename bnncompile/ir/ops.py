@@ -168,9 +168,6 @@ class Cast(Op):
         return np.asarray(x).astype(F32)
 
 
-CHANNEL_KINDS = ("add", "sub", "rsub", "mul", "div", "rdiv")
-
-
 @dataclass(frozen=True, eq=False)
 class ChannelOp(Op):
     """x (op) const, one float32 rounding. `const` broadcasts against the
@@ -456,5 +453,3 @@ class Concat(Op):
     def reference(self, *xs):
         return np.concatenate([np.asarray(x, F32) for x in xs], axis=(self.axis % (xs[0].ndim - 1)) + 1)
 
-
-ELEMENTWISE_MONOTONE = (ChannelOp, Relu, Clip, Cast, Reshape)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from .. import ir
 from .binary_weights import fold_binary_weights
-from .layout import cancel_transposes, fold_flatten_into_dense, fuse_pad_into_conv
+from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .pooling import pool_accumulators
 from .thresholds import fold_thresholds
 
 PIPELINE = (
-    cancel_transposes,
+    assign_layouts,
     fuse_pad_into_conv,
     fold_flatten_into_dense,
     fold_binary_weights,

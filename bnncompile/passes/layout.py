@@ -55,9 +55,9 @@ def _order_preserving(shape, perm) -> bool:
     return moved == sorted(moved)
 
 
-def cancel_transposes(graph: ir.Graph) -> ir.Graph:
+def assign_layouts(graph: ir.Graph) -> ir.Graph:
     names = {n: (o, graph.onnx_layouts.get(n)) for n, o in graph.onnx_names.items()}
-    ops = _assign_layouts(graph, names)
+    ops = _forward_walk(graph, names)
     # What is left and moves bits (e.g. an NCHW input binarized before its
     # first convolution) moves up above the binarizer: moving floats is cheap.
     while _backward_step(graph, ops, names):
@@ -74,7 +74,7 @@ def _record(names, new: str, old: str, perm) -> None:
         names[new] = (onnx, tuple(perm[i] for i in inner) if inner else tuple(perm))
 
 
-def _assign_layouts(graph: ir.Graph, names) -> list[ir.Op]:
+def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
     """One forward walk: the physical layout of every tensor, and the ops rewritten to it."""
     layout: dict[str, tuple[int, ...]] = {}  # logical tensor -> L
     where: dict[str, str] = {}  # logical tensor -> the tensor holding its bytes
@@ -151,7 +151,7 @@ def _index(ops):
     return consumers, {op.output: i for i, op in enumerate(ops)}
 
 
-def _simplify(graph, ops, i, x) -> bool:
+def _simplify(ops, i, x) -> bool:
     """Identity or size-1-only transposes become reshapes; transposes of transposes compose."""
     op = ops[i]
     shape = tuple(x.shape[p] for p in op.perm)
@@ -175,7 +175,7 @@ def _backward_step(graph, ops, names) -> bool:
         if not isinstance(op, ir.Transpose):
             continue
         x = tensors[op.inputs[0]]
-        if _simplify(graph, ops, i, x):
+        if _simplify(ops, i, x):
             return True
         j = producers.get(op.inputs[0])
         if not x.domain.is_packed or j is None or not isinstance(ops[j], MOVABLE):
