@@ -76,8 +76,11 @@ static inline void bnn_clip(const float *x, size_t n, float lo, float hi, float 
 
 #ifdef BNN_NEED_SOFTMAX
 #include <math.h>
-/* Softmax over rows of `channels` values: exp(x - max) / sum. Needs libm. */
-static inline void bnn_softmax(const float *x, size_t rows, size_t channels, float *y)
+/*
+ * Softmax over rows of `channels` values: exp(x - max) / sum, or with `log`
+ * LogSoftmax: (x - max) - log(sum). Needs libm.
+ */
+static inline void bnn_softmax(const float *x, size_t rows, size_t channels, int log, float *y)
 {
     size_t r, c;
     for (r = 0; r < rows; ++r) {
@@ -86,10 +89,15 @@ static inline void bnn_softmax(const float *x, size_t rows, size_t channels, flo
         float max = xr[0], sum = 0.0f;
         for (c = 1; c < channels; ++c) max = xr[c] > max ? xr[c] : max;
         for (c = 0; c < channels; ++c) {
-            yr[c] = expf(xr[c] - max);
-            sum += yr[c];
+            yr[c] = xr[c] - max;
+            sum += expf(yr[c]);
         }
-        for (c = 0; c < channels; ++c) yr[c] /= sum;
+        if (log) {
+            const float log_sum = logf(sum);
+            for (c = 0; c < channels; ++c) yr[c] -= log_sum;
+        } else {
+            for (c = 0; c < channels; ++c) yr[c] = expf(yr[c]) / sum;
+        }
     }
 }
 #endif

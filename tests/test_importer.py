@@ -153,3 +153,17 @@ def test_batch_dimension_is_dropped_and_fixed_batch_refused(tmp_path):
     assert g.tensors[g.inputs[0]].shape == (3, 4)
     b.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 3, 4])
     expect_error(tmp_path, b, "fixed batch of 8")
+
+
+def test_log_softmax_head_as_pytorch_writes_it(tmp_path):
+    from bnncompile.compiler import compile_to_memory
+    from bnncompile.validate import verify
+
+    rng = np.random.default_rng(4)
+    b = GraphBuilder([12])
+    b.where_sign()
+    b.matmul(signs(rng, (12, 7)))
+    b.node("LogSoftmax", [b.last], axis=1)
+    compiled = compile_to_memory(b.save(tmp_path / "m.onnx"))
+    report = verify(compiled, rng.normal(size=(50, 12)).astype(F32))
+    assert report.ok, report.verdict()

@@ -141,13 +141,16 @@ def test_channel_op_rounds_like_numpy_float32(kernels, kind, fn):
         assert np.array_equal(y, fn(x, c).astype(np.float32))
 
 
-def test_softmax_close_to_numpy(kernels):
+@pytest.mark.parametrize("log", [0, 1])
+def test_softmax_and_log_softmax_close_to_numpy(kernels, log):
     ffi, lib = kernels
     x = np.random.default_rng(3).normal(0, 4, (5, 10)).astype(np.float32)
     y = np.zeros_like(x)
-    lib.shim_softmax(ptr(ffi, x, "float"), 5, 10, ptr(ffi, y, "float"))
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-6, atol=1e-7)
+    lib.shim_softmax(ptr(ffi, x, "float"), 5, 10, log, ptr(ffi, y, "float"))
+    shifted = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    want = shifted - np.log(e.sum(axis=1, keepdims=True)) if log else e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
 
 
 # ---------------------------------------------------------------- convolution, pooling, layout

@@ -252,7 +252,7 @@ class Planner:
                 self.step(op, "concat", outer=outer, y_chunk=y.shape[axis] * inner, parts=parts)
             elif isinstance(op, ir.Softmax):
                 self.plan.needs_softmax = True
-                self.step(op, "softmax", rows=y.rows, channels=y.channels)
+                self.step(op, "softmax", rows=y.rows, channels=y.channels, log=int(op.log))
             else:
                 raise NotImplementedError(f"no C kernel for IR op {type(op).__name__}")
         self._place_buffers()

@@ -19,6 +19,7 @@ from onnx import numpy_helper
 from .. import ir
 from ..errors import BnnError
 from .folding import fold_node
+from .loading import check_types, printable
 from .qonnx_ops import QONNX_DOMAINS
 
 F32 = np.float32
@@ -44,7 +45,8 @@ class Unsupported(Exception):
 
 
 def node_label(node: onnx.NodeProto) -> str:
-    return node.name or f"{node.op_type}->{node.output[0] if node.output else '?'}"
+    """The node's name for messages and the C comments (made printable: it is untrusted text)."""
+    return printable(node.name or f"{node.op_type}->{node.output[0] if node.output else '?'}")
 
 
 class Translator:
@@ -345,8 +347,8 @@ def h_softmax(t: Translator, node, ins):
     axis = _attr(node, "axis", -1 if t.opset >= 13 else 1)
     axis = axis + rank if axis < 0 else axis
     if axis != rank - 1 and not (t.opset < 13 and axis == 1 and rank == 2):
-        raise Unsupported(f"Softmax over axis {axis} (only the last axis is supported)")
-    t.finish(node, t.emit(ir.Softmax, [x]))
+        raise Unsupported(f"{node.op_type} over axis {axis} (only the last axis is supported)")
+    t.finish(node, t.emit(ir.Softmax, [x], log=node.op_type == "LogSoftmax"))
 
 
 def h_flatten(t: Translator, node, ins):
@@ -384,6 +386,8 @@ def _squeeze_axes(t: Translator, node, ins):
     if t.opset >= 13 and len(ins) > 1 and ins[1] is not None:
         if not isinstance(ins[1], np.ndarray):
             raise Unsupported("axes must be a constant")
+        if np.ndim(ins[1]) != 1 or ins[1].dtype.kind not in "iu":
+            raise BnnError(f"{node.op_type} axes must be a 1-D integer tensor", node=node_label(node))
         return [int(a) for a in ins[1]]
     return _attr(node, "axes", None)
 
@@ -459,7 +463,9 @@ def _pads_2d(node, shape_hw, kernel, strides, dilations) -> tuple[int, int, int,
         if len(v) != 2 or any(int(d) <= 0 for d in v):
             raise BnnError(f"{what} {list(v)} must be two positive integers", node=node_label(node))
     auto_pad = _attr(node, "auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    auto_pad = auto_pad.decode(errors="replace") if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad not in ("NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise BnnError(f"unknown auto_pad '{printable(auto_pad)}'", node=node_label(node))
     if auto_pad in ("NOTSET", ""):
         p = list(_attr(node, "pads", [0, 0, 0, 0]))
         if len(p) != 4:
@@ -531,7 +537,7 @@ def h_pool(t: Translator, node, ins):
 def h_pad(t: Translator, node, ins):
     x = ins[0]
     mode = _attr(node, "mode", b"constant")
-    if (mode.decode() if isinstance(mode, bytes) else mode) != "constant":
+    if (mode.decode(errors="replace") if isinstance(mode, bytes) else mode) != "constant":
         raise Unsupported("only constant padding")
     if t.opset < 11:
         pads, value = list(_attr(node, "pads")), float(_attr(node, "value", 0.0))
@@ -539,12 +545,16 @@ def h_pad(t: Translator, node, ins):
         if not isinstance(ins[1], np.ndarray) or (len(ins) > 2 and ins[2] is not None
                                                  and not isinstance(ins[2], np.ndarray)):
             raise Unsupported("pads and value must be constants")
+        if np.ndim(ins[1]) != 1 or (len(ins) > 3 and ins[3] is not None and np.ndim(ins[3]) != 1):
+            raise BnnError("Pad pads and axes must be 1-D", node=node_label(node))
         pads = [int(p) for p in ins[1]]
         value = float(np.asarray(ins[2]).reshape(-1)[0]) if len(ins) > 2 and ins[2] is not None \
             and np.asarray(ins[2]).size else 0.0
         if len(ins) > 3 and ins[3] is not None:
             full = len(x.shape) + 1
             axes = [int(a) % full for a in ins[3]]
+            if len(pads) != 2 * len(axes):
+                raise BnnError(f"{len(pads)} pads for {len(axes)} axes (need {2 * len(axes)})", node=node_label(node))
             expanded = [0] * (2 * full)
             for i, a in enumerate(axes):
                 expanded[a], expanded[a + full] = pads[i], pads[i + len(axes)]
@@ -607,6 +617,7 @@ HANDLERS = {
     "Relu": h_relu,
     "Clip": h_clip,
     "Softmax": h_softmax,
+    "LogSoftmax": h_softmax,
     "Flatten": h_flatten,
     "Reshape": h_reshape,
     "Squeeze": h_squeeze,
@@ -624,19 +635,32 @@ HANDLERS = {
 
 
 def _check_arity(node: onnx.NodeProto, opset: int) -> None:
-    """Input and output counts the op's schema allows (unknown ops are reported later)."""
+    """Input and output counts and attribute types the op's schema allows (unknown ops are reported later)."""
+    schema = None
     if node.domain in QONNX_DOMAINS and node.op_type == "BipolarQuant":
         limits = (2, 2, 1, 1)
     else:
         try:
             schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
         except Exception:  # not a standard op at this opset
+            if node.domain in ("", "ai.onnx") and node.op_type in HANDLERS:
+                raise Unsupported(f"{node.op_type} does not exist in ONNX opset {opset}") from None
             return
         limits = (schema.min_input, schema.max_input, schema.min_output, schema.max_output)
     if not limits[0] <= len(node.input) <= limits[1] or not limits[2] <= len(node.output) <= limits[3]:
         raise BnnError(f"{node.op_type} has {len(node.input)} input(s) and {len(node.output)} output(s); "
                        f"it takes {limits[0]}..{limits[1]} inputs and {limits[2]}..{limits[3]} outputs",
                        node=node_label(node))
+    for a in node.attribute if schema is not None else ():
+        spec = schema.attributes.get(a.name)
+        if spec is None:
+            raise BnnError(f"{node.op_type} has no attribute '{printable(a.name)}'", node=node_label(node),
+                           hint="onnxruntime refuses unknown attributes too")
+        if int(spec.type) != a.type:
+            kind = onnx.AttributeProto.AttributeType.Name(a.type) \
+                if a.type in onnx.AttributeProto.AttributeType.values() else f"type {a.type}"
+            raise BnnError(f"attribute '{printable(a.name)}' is {kind}; {node.op_type} takes {spec.type.name}",
+                           node=node_label(node))
 
 
 def translate_node(t: Translator, node: onnx.NodeProto) -> None:
@@ -649,17 +673,48 @@ def translate_node(t: Translator, node: onnx.NodeProto) -> None:
         _translate(t, node, ins)
 
 
+def _folded_size(node: onnx.NodeProto, ins: list) -> float:
+    """Elements the ops that make big constants from small ones would allocate (0: not one of them)."""
+    try:
+        if node.op_type == "ConstantOfShape":
+            return float(np.prod(ins[0].astype(np.float64)))
+        if node.op_type == "Expand":
+            return float(np.prod(np.broadcast_shapes(ins[0].shape, tuple(int(d) for d in ins[1])), dtype=np.float64))
+        if node.op_type == "Tile":
+            return ins[0].size * float(np.prod(ins[1].astype(np.float64)))
+        if node.op_type == "Range":
+            return float((ins[1].astype(np.float64) - ins[0]) / ins[2])
+    except Exception:  # malformed: the evaluator says what is wrong
+        pass
+    return 0.0
+
+
 def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
     if all(v is None or isinstance(v, np.ndarray) for v in ins):
-        for name, value in zip(node.output, fold_node(node, ins, t.opset)):
+        if _folded_size(node, ins) > MAX_ELEMENTS:
+            raise BnnError(f"{node.op_type} on constants would make {_folded_size(node, ins):.3g} elements, too many",
+                           node=node_label(node))
+        try:
+            folded = fold_node(node, ins, t.opset)
+        except (ValueError, TypeError, IndexError) as exc:  # QONNX numpy semantics on ill-shaped constants
+            raise BnnError(f"cannot evaluate {node.op_type} on constants: {exc}", node=node_label(node)) from None
+        for name, value in zip(node.output, folded):
+            if np.asarray(value).size > MAX_ELEMENTS:
+                raise BnnError(f"{node.op_type} on constants made {np.asarray(value).size} elements, too many",
+                               node=node_label(node))
             t.bind(name, value)
         return
     if node.op_type == "Shape" and isinstance(ins[0], ir.Tensor):
         full = np.array((1,) + ins[0].shape, dtype=np.int64)
         start, end = _attr(node, "start", 0), _attr(node, "end", None)
+        if not isinstance(start, int) or not isinstance(end, (int, type(None))):
+            raise BnnError("Shape start and end must be integers", node=node_label(node))
         t.bind(node.output[0], full[start:end])
         return
-    known_domain = node.domain in ("", "ai.onnx") or (node.domain in QONNX_DOMAINS and node.op_type == "BipolarQuant")
+    if node.op_type == "BipolarQuant":  # a QONNX op: not in the standard domain
+        known_domain = node.domain in QONNX_DOMAINS
+    else:
+        known_domain = node.domain in ("", "ai.onnx")
     handler = HANDLERS.get(node.op_type) if known_domain else None
     if handler is None:
         raise Unsupported("this op is not supported")
@@ -685,10 +740,15 @@ def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], str, ir.T
     inp = real_inputs[0]
     ttype = inp.type.tensor_type
     if not inp.type.HasField("tensor_type") or ttype.elem_type != onnx.TensorProto.FLOAT:
-        kind = onnx.TensorProto.DataType.Name(ttype.elem_type) if inp.type.HasField("tensor_type") else "non-tensor"
+        kind = "non-tensor" if not inp.type.HasField("tensor_type") else (
+            onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type in onnx.TensorProto.DataType.values()
+            else f"of unknown element type {ttype.elem_type}")
         raise BnnError(f"input '{inp.name}' is {kind}; bnncompile takes float32 inputs")
     dims = []
     for i, d in enumerate(ttype.shape.dim):
+        if d.HasField("dim_value") and (d.dim_value == 0 or (d.dim_value < 0 and i > 0)):
+            raise BnnError(f"input '{printable(inp.name)}' has dimension {i} of size {d.dim_value}",
+                           hint="every dimension but the batch must be positive")
         if d.HasField("dim_value") and d.dim_value > 0:
             dims.append(int(d.dim_value))
         elif i == 0:
@@ -703,6 +763,7 @@ def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], str, ir.T
     shape = tuple(dims[1:]) or (1,)
     if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
         raise BnnError(f"input '{inp.name}' of shape {dims} is absurdly large")
+    check_types(model)
     return values, inp.name, ir.Tensor(inp.name, shape, ir.Domain.FLOAT)
 
 
@@ -710,6 +771,16 @@ def topological_nodes(graph: onnx.GraphProto, known: set[str]) -> list[onnx.Node
     """Nodes in dependency order; a cycle or a missing input is an error."""
     pending = list(graph.node)
     available = set(known) | {""}
+    producer: dict[str, onnx.NodeProto] = {}
+    named: dict[str, onnx.NodeProto] = {}
+    for n in pending:
+        if n.name and named.setdefault(n.name, n) is not n:
+            raise BnnError("two nodes have this name", node=node_label(n))
+        for o in n.output:
+            if o and (o in known or producer.setdefault(o, n) is not n):
+                raise BnnError(f"tensor '{printable(o)}' is produced twice (by this node and by "
+                               f"{'an initializer or the input' if o in known else repr(node_label(producer[o]))})",
+                               node=node_label(n))
     ordered: list[onnx.NodeProto] = []
     while pending:
         ready = [n for n in pending if all(i in available for i in n.input)]

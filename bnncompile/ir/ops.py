@@ -220,14 +220,20 @@ class Clip(Op):
 
 @dataclass(frozen=True, eq=False)
 class Softmax(Op):
-    """Softmax over the last axis (the importer refuses other axes)."""
+    """Softmax (or, with `log`, LogSoftmax) over the last axis (the importer
+    refuses other axes)."""
+
+    log: bool = False
 
     def output_tensor(self, inputs):
         return _float(Tensor(self.output, inputs[0].shape, Domain.FLOAT))
 
     def reference(self, x):
         x = np.asarray(x, dtype=F32)
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        shifted = x - x.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        if self.log:
+            return (shifted - np.log(e.sum(axis=-1, keepdims=True))).astype(F32)
         return (e / e.sum(axis=-1, keepdims=True)).astype(F32)
 
 

@@ -47,7 +47,7 @@ void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int
     bnn_channel_op(x, n, c, c_len, (enum bnn_channel_kind)kind, y);
 }
 
-void shim_softmax(const float *x, size_t rows, size_t channels, float *y) { bnn_softmax(x, rows, channels, y); }
+void shim_softmax(const float *x, size_t rows, size_t channels, int log, float *y) { bnn_softmax(x, rows, channels, log, y); }
 
 /* The geometry structs from plain int arrays, in the order the codegen writes them. */
 static struct bnn_conv_geometry conv_geometry(const int *v)

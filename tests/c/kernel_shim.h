@@ -11,7 +11,7 @@ void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size
                     float *y);
 void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y);
 void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y);
-void shim_softmax(const float *x, size_t rows, size_t channels, float *y);
+void shim_softmax(const float *x, size_t rows, size_t channels, int log, float *y);
 void shim_conv2d_xnor(const int *geometry, const uint32_t *x, const uint32_t *x_mask, const uint32_t *k,
                       int pad_mode, int32_t *y);
 void shim_conv2d_float(const int *geometry, const float *x, const uint32_t *kbits, const float *kreal,
