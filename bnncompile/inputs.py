@@ -13,6 +13,13 @@ def load_inputs(path: str | Path, input_shape: tuple[int, ...]) -> np.ndarray:
         x = np.load(path, allow_pickle=False)
     except Exception as exc:
         raise BnnError(f"cannot read inputs '{path}': {exc}") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
+        raise BnnError(f"inputs '{path}' must be a numeric array, not {getattr(x, 'dtype', type(x))}")
+    if x.size == 0:
+        raise BnnError(f"inputs '{path}' hold no samples")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise BnnError(f"inputs '{path}' contain NaN or infinite values",
+                       hint="the exactness contract is stated for finite inputs")
     size = int(np.prod(input_shape))
     if x.size % size:
         raise BnnError(f"inputs '{path}' hold {x.size} values, not a multiple of the sample size {size}")

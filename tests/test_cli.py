@@ -120,3 +120,14 @@ def test_the_wheel_ships_runtime_templates_and_targets(tmp_path):
         assert f"bnncompile/templates/{template}" in names
     for target in ("startup.c", "semihost.c", "semihost.h", "mps2-an386.ld", "microbit.ld"):
         assert f"bnncompile/targets/cortex-m/{target}" in names
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.zeros((0, 64), np.float32), "no samples"),
+    (np.array(["a", "b"]), "numeric"),
+    (np.full((2, 64), np.nan, np.float32), "NaN or infinite"),
+])
+def test_verify_refuses_unusable_inputs_cleanly(tmp_path, array, message):
+    np.save(tmp_path / "x.npy", array)
+    r = run_cli("verify", MODEL, "--inputs", tmp_path / "x.npy")
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr

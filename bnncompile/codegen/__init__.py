@@ -18,12 +18,20 @@ from ..resources import resource_dir, runtime_headers
 from .plan import Plan, make_plan
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+def c_comment(text) -> str:
+    """Text from the model (node names, producer) made safe inside a C comment."""
+    text = "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in str(text))
+    return text.replace("*/", "* /").replace("/*", "/ *")
+
+
+def template_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["c_comment"] = c_comment
+    return env
 
 
 def render(graph: ir.Graph, banner: dict) -> tuple[dict[str, str], Plan]:
@@ -32,7 +40,7 @@ def render(graph: ir.Graph, banner: dict) -> tuple[dict[str, str], Plan]:
         plan = make_plan(graph)
     except NotImplementedError as exc:
         raise BnnError(f"cannot generate C: {exc}") from None
-    env = _environment()
+    env = template_environment()
     context = dict(
         banner=banner, name=plan.name, NAME=plan.name.upper(), arrays=plan.arrays, steps=plan.steps,
         buffers=plan.buffers, structs=plan.structs, arena_bytes=plan.arena_bytes, needs_softmax=plan.needs_softmax,

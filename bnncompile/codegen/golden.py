@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from ..resources import resource_dir
-from . import write_files
+from . import template_environment, write_files
 from .literals import c_float
 
 # target -> (linker script, QEMU machine); the CPU flags are in Makefile.j2.
@@ -58,11 +57,7 @@ def render_golden(files: dict[str, str], name: str, inputs: np.ndarray, outputs:
     if not ins:
         raise ValueError("golden: at least one sample is needed")
     outs = _rows(outputs, "output", len(ins), _header_size(files, name, "OUTPUT"))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = template_environment()
     context = dict(name=name, NAME=name.upper(), n_samples=len(ins), inputs=ins, outputs=outs,
                    atol=c_float(atol), rtol=c_float(rtol), target=target)
     result = dict(files)

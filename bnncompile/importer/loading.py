@@ -138,6 +138,9 @@ def _check_opset(model: onnx.ModelProto) -> None:
                 )
             if entry.version < MIN_OPSET:
                 raise BnnError(f"ONNX opset {entry.version} is older than supported ({MIN_OPSET})")
+        elif entry.domain == "ai.onnx.ml" and entry.version > onnx.defs.onnx_ml_opset_version():
+            raise BnnError(f"the model imports ai.onnx.ml opset {entry.version}, newer than the newest this "
+                           f"bnncompile knows ({onnx.defs.onnx_ml_opset_version()})")
 
 
 def default_opset(model: onnx.ModelProto) -> int:

@@ -497,6 +497,9 @@ def h_conv(t: Translator, node, ins):
     strides = tuple(_attr(node, "strides", [1, 1]))
     dilations = tuple(_attr(node, "dilations", [1, 1]))
     kernel = w.shape[2:]
+    if _attr(node, "kernel_shape") is not None and tuple(_attr(node, "kernel_shape")) != kernel:
+        raise BnnError(f"kernel_shape {_attr(node, 'kernel_shape')} does not match the kernel {w.shape}",
+                       node=node_label(node))
     pads = _pads_2d(node, xt.shape[:2], kernel, strides, dilations)
     y = t.emit(ir.Conv2D, [xt], weight=np.ascontiguousarray(w.transpose(0, 2, 3, 1), dtype=F32),
                strides=strides, dilations=dilations, pads=pads, groups=int(_attr(node, "group", 1)),

@@ -40,6 +40,7 @@ class NativeModel:
         cmd += [str(Path(self._dir, f"{self.name}.c")), "-o", str(lib_path), "-lm"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
+            self.close()
             raise BnnError(f"the generated C does not compile:\n{proc.stderr.strip()}")
         self.ffi = FFI()
         self.ffi.cdef(f"int {self.name}_run(const float *input, float *output);")

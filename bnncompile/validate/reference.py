@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BnnError
 from ..importer.reference_model import ReferenceModel
 
 
@@ -19,8 +20,12 @@ class Reference:
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             options.log_severity_level = 3
-            self.session = ort.InferenceSession(self.model.model_bytes, options,
-                                                providers=["CPUExecutionProvider"])
+            try:
+                self.session = ort.InferenceSession(self.model.model_bytes, options,
+                                                    providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own, unrelated types
+                raise BnnError(f"onnxruntime cannot load this model, so it cannot be the reference: "
+                               f"{str(exc).splitlines()[0][:300]}") from None
 
     @property
     def name(self) -> str:
@@ -35,9 +40,15 @@ class Reference:
         parts: list[dict[str, np.ndarray]] = []
         for start in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
-            if self.session is not None:
-                values = self.session.run(None, {self.model.input_name: chunk})
-                parts.append(dict(zip(self.model.output_names, values)))
-            else:
-                parts.append(self.model.run_numpy(chunk))
+            try:
+                if self.session is not None:
+                    values = self.session.run(None, {self.model.input_name: chunk})
+                    parts.append(dict(zip(self.model.output_names, values)))
+                else:
+                    parts.append(self.model.run_numpy(chunk))
+            except BnnError:
+                raise
+            except Exception as exc:
+                raise BnnError(f"the reference ({self.name}) cannot run this model: "
+                               f"{str(exc).splitlines()[0][:300]}") from None
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
