@@ -12,8 +12,8 @@ from conftest import run_cli
 MLP = "examples/digits/digits_bnn.onnx"
 CNN = "tests/fixtures/torch/torch_cnn_legacy.onnx"
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
-# CI installs the toolchain and sets this, so the target tests can never be skipped there.
-REQUIRE_ARM = os.environ.get("BNN_REQUIRE_TARGETS") == "1"
+# CI installs every tool and sets this, so these tests can never be skipped there.
+REQUIRE_ARM = os.environ.get("BNN_REQUIRE_TOOLS") == "1"
 
 
 def make_run(folder):

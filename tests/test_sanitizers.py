@@ -29,6 +29,13 @@ import numpy as np
 import pytest
 from conftest import EXPORTED_FIXTURES, ROOT, c_compilers, digits_for
 
+
+def missing(reason: str) -> None:
+    """Skip on a developer machine without the tool; fail in CI, which installs it."""
+    if os.environ.get("BNN_REQUIRE_TOOLS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
 from bnncompile.compiler import compile_to_memory
 from bnncompile.validate import ATOL, RTOL, Reference
 
@@ -117,7 +124,7 @@ def sanitized_runs(prepared):
 @pytest.mark.parametrize("path", MODELS, ids=model_id)
 def test_sanitized_build_runs_clean_and_matches_the_reference(sanitized_runs, prepared, path, cc):
     if not sanitizers_work(cc):
-        pytest.skip(f"{cc} with -fsanitize=address,undefined is not available")
+        missing(f"{cc} with -fsanitize=address,undefined is not available")
     build, run = sanitized_runs[(path, cc)]
     assert build.returncode == 0, build.stderr
     assert build.stderr == "", build.stderr  # no warnings either
@@ -158,7 +165,7 @@ def judge_cppcheck(returncode, found):
 @pytest.fixture(scope="module")
 def cppcheck_results(prepared):
     if not shutil.which("cppcheck"):
-        pytest.skip("cppcheck is not installed")
+        missing("cppcheck is not installed")
 
     def check(path):
         folder, _ = prepared[path]
@@ -188,6 +195,6 @@ def test_blanking_keeps_every_declaration(prepared):
 @pytest.mark.parametrize("path", MODELS, ids=model_id)
 def test_cppcheck_on_the_unmodified_files(prepared, path):
     if not shutil.which("cppcheck"):
-        pytest.skip("cppcheck is not installed")
+        missing("cppcheck is not installed")
     folder, _ = prepared[path]
     judge_cppcheck(*cppcheck(folder, folder / "net.c"))
