@@ -29,13 +29,6 @@ import numpy as np
 import pytest
 from conftest import EXPORTED_FIXTURES, ROOT, c_compilers, digits_for
 
-
-def missing(reason: str) -> None:
-    """Skip on a developer machine without the tool; fail in CI, which installs it."""
-    if os.environ.get("BNN_REQUIRE_TOOLS") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
 from bnncompile.compiler import compile_to_memory
 from bnncompile.validate import ATOL, RTOL, Reference
 
@@ -49,6 +42,14 @@ CPPCHECK = ["cppcheck", "--enable=warning,style,performance,portability", "--err
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 WORKERS = max(2, os.cpu_count() or 2)
+
+
+def missing(reason: str) -> None:
+    """Skip on a developer machine without the tool; fail in CI, which installs it."""
+    if os.environ.get("BNN_REQUIRE_TOOLS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
 
 
 @lru_cache(maxsize=None)
