@@ -14,14 +14,9 @@ import jinja2
 
 from .. import __version__, ir
 from ..errors import BnnError
+from ..importer.loading import printable
 from ..resources import resource_dir, runtime_headers
 from .plan import Plan, make_plan
-
-
-def c_comment(text) -> str:
-    """Text from the model (node names, producer) made safe inside a C comment."""
-    text = "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in str(text))
-    return text.replace("*/", "* /").replace("/*", "/ *")
 
 
 def template_environment() -> jinja2.Environment:
@@ -30,7 +25,7 @@ def template_environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["c_comment"] = c_comment
+    env.filters["c_comment"] = lambda text: printable(str(text))  # model text inside C comments
     return env
 
 
