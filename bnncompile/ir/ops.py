@@ -183,9 +183,8 @@ class ChannelOp(Op):
         shape = np.broadcast_shapes(inputs[0].shape, self.const.shape)
         return Tensor(self.output, tuple(shape), Domain.FLOAT)
 
-    def reference(self, x):
-        x = np.asarray(x, dtype=F32)
-        c = self.const
+    def apply(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """The arithmetic in the precision of x and c (float64 for error bounds)."""
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return {
                 "add": lambda: x + c,
@@ -194,7 +193,10 @@ class ChannelOp(Op):
                 "mul": lambda: x * c,
                 "div": lambda: x / c,
                 "rdiv": lambda: c / x,
-            }[self.kind]().astype(F32)
+            }[self.kind]()
+
+    def reference(self, x):
+        return self.apply(np.asarray(x, dtype=F32), self.const).astype(F32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -100,16 +100,16 @@ def _run_flagging_nan(chain: list[ir.Op], x: np.ndarray) -> tuple[np.ndarray, np
     return x, bad
 
 
-def _last_true(pred, lo, hi):
-    """Per element, the largest k in [lo, hi] with pred(k) true, given pred(lo) true and
-    pred true on a prefix of [lo, hi]."""
-    lo, hi = lo.copy(), hi.copy()
+def _first_true(pred, lo, hi):
+    """Per element, the smallest k in [lo, hi] with pred(k) true, or hi + 1 if there
+    is none; pred must be false then true along k (a binary search)."""
+    lo, hi = lo.copy(), hi + 1
     while np.any(lo < hi):
-        mid = (lo + hi + 1) // 2
-        ok = pred(mid)
+        mid = (lo + hi) // 2
+        ok = pred(np.minimum(mid, hi - 1))
         active = lo < hi
-        lo = np.where(active & ok, mid, lo)
-        hi = np.where(active & ~ok, mid - 1, hi)
+        hi = np.where(active & ok, mid, hi)
+        lo = np.where(active & ~ok, mid + 1, lo)
     return lo
 
 
@@ -121,10 +121,10 @@ def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
     if np.any(_run_flagging_nan(chain, ir.key_to_float(zero)[None])[1]):
         raise BnnError("the ops before this binarizer give NaN for an input of 0", node=where)
     # The NaN-free keys form an interval [x_lo, x_hi] around 0: find its ends.
-    x_hi = _last_true(lambda k: ~_run_flagging_nan(chain, ir.key_to_float(k)[None])[1][0], zero,
-                      np.full(footprint, KEY_MAX, np.int64))
-    x_lo = -_last_true(lambda k: ~_run_flagging_nan(chain, ir.key_to_float(-k)[None])[1][0], zero,
-                       np.full(footprint, -KEY_MIN, np.int64))
+    x_hi = _first_true(lambda k: _run_flagging_nan(chain, ir.key_to_float(k)[None])[1][0], zero,
+                       np.full(footprint, KEY_MAX, np.int64)) - 1
+    x_lo = 1 - _first_true(lambda k: _run_flagging_nan(chain, ir.key_to_float(-k)[None])[1][0], zero,
+                           np.full(footprint, -KEY_MIN, np.int64))
 
     def h(u_keys, flip):
         x = ir.key_to_float(np.where(flip, -u_keys, u_keys))
@@ -135,14 +135,8 @@ def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
     u_lo, u_hi = np.where(flip, -x_hi, x_lo), np.where(flip, -x_lo, x_hi)
 
     def first_at_least(level):
-        lo, hi = u_lo.copy(), u_hi + 1
-        while np.any(lo < hi):
-            mid = (lo + hi) // 2
-            ok = h(np.minimum(mid, u_hi), flip) >= level
-            active = lo < hi
-            hi = np.where(active & ok, mid, hi)
-            lo = np.where(active & ~ok, mid + 1, lo)
-        t = np.where(lo > u_hi, KEY_NEVER, lo)
+        first = _first_true(lambda u: h(u, flip) >= level, u_lo, u_hi)
+        t = np.where(first > u_hi, KEY_NEVER, first)
         return np.where(t == u_lo, KEY_ALWAYS, t).astype(np.int64)
 
     t_zero, t_pos = first_at_least(0), first_at_least(1)

@@ -116,8 +116,7 @@ def _margin_and_bound(dense: ir.Dense, chain: list[ir.Op], x: np.ndarray):
     for op in chain:
         if isinstance(op, ir.ChannelOp):
             c = op.const.astype(np.float64)
-            value = {"add": lambda: value + c, "sub": lambda: value - c, "rsub": lambda: c - value,
-                     "mul": lambda: value * c, "div": lambda: value / c, "rdiv": lambda: c / value}[op.kind]()
+            value = op.apply(value, c)
             gain = {"mul": np.abs(c), "div": 1 / np.abs(c)}.get(op.kind, 1.0)
             bound = bound * gain + 4 * U * np.abs(value)
         elif isinstance(op, ir.Relu):
