@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def print_notes(graph) -> None:
+    """Compile-time diagnostics (ir.Note) as warnings on stderr."""
+    for note in graph.notes:
+        print(f"bnncompile: warning: node '{note.node}': {note.message}", file=sys.stderr)
+
+
 def cmd_report(args) -> int:
     from .codegen.report import format_report
     from .compiler import compile_to_memory
@@ -84,6 +90,7 @@ def cmd_compile(args) -> int:
 
     compiled = compile_to_dir(args.model, args.output, name=args.name)
     g = compiled.graph
+    print_notes(g)
     print(f"wrote {', '.join(sorted(compiled.files))} to {args.output}/ "
           f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
           f"input {g.tensors[g.inputs[0]].shape}, output {g.tensors[g.outputs[0]].shape})")

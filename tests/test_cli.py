@@ -131,3 +131,14 @@ def test_verify_refuses_unusable_inputs_cleanly(tmp_path, array, message):
     np.save(tmp_path / "x.npy", array)
     r = run_cli("verify", MODEL, "--inputs", tmp_path / "x.npy")
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compile_notes_are_printed_as_warnings(capsys):
+    """Passes report diagnostics as ir.Note; the CLI prints each one on stderr, naming the node."""
+    from bnncompile import ir
+    from bnncompile.cli import print_notes
+
+    g = ir.Graph("g", {}, (), (), (), notes=(ir.Note("not-binary", "fc1", "3 weights are exactly 0"),))
+    assert ir.rebuild(g, []).notes == g.notes  # passes keep notes through rebuild
+    print_notes(g)
+    assert capsys.readouterr().err == "bnncompile: warning: node 'fc1': 3 weights are exactly 0\n"

@@ -1,6 +1,6 @@
 """Typed intermediate representation: see graph.py for the data model and
 ops.py for the op set with numpy references."""
-from .graph import Domain, Graph, Op, Tensor, rebuild
+from .graph import Domain, Graph, Note, Op, Tensor, rebuild
 from .ops import (
     Binarize,
     BinaryDense,
@@ -23,7 +23,7 @@ from .ops import (
 )
 
 __all__ = [
-    "Domain", "Graph", "Op", "Tensor", "rebuild",
+    "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
     "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "float_key", "key_to_float",
 ]

@@ -71,6 +71,17 @@ class Op:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Note:
+    """A compile-time diagnostic a pass (or the importer) wants the user to see:
+    `kind` is a stable key (e.g. "float-tie", "not-binary") that options such as
+    `--require-binary` select on; `node` names the ONNX node."""
+
+    kind: str
+    node: str
+    message: str
+
+
 @dataclass(frozen=True, eq=False)
 class Graph:
     name: str
@@ -83,6 +94,8 @@ class Graph:
     # onnx_value = transpose(ir_value, p) (per-sample axes)
     onnx_names: Mapping[str, str] = field(default_factory=dict)
     onnx_layouts: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # diagnostics for the user; passes return graph.replace(notes=graph.notes + (...))
+    notes: tuple[Note, ...] = ()
 
     def replace(self, **changes) -> "Graph":
         return replace(self, **changes)
