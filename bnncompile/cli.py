@@ -129,21 +129,23 @@ def sample_inputs(args, compiled):
 def cmd_golden(args) -> int:
     from .boards import emulated
     from .codegen.fit import Fit, require_fit
-    from .codegen.golden import write_golden
+    from .codegen.golden import require_program_fit, write_golden
     from .compiler import compile_to_memory
     from .validate import ATOL, RTOL, Reference
 
     board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
-    stack = None
+    need = None
     if board is not None:  # before anything is built or written
         need, _ = _footprint(compiled, board)
         require_fit(Fit(need, board))  # the board's memory or the user's budget
         require_fit(Fit(need, emulated(board)))  # and the QEMU board the program runs on
-        stack = need.stack
     x = sample_inputs(args, compiled)
     reference = Reference(args.model)
     y = reference.run(x)[reference.model.output_names[0]]
+    if need is not None:
+        require_program_fit(need, emulated(board), x, y)
+    stack = need.stack if need is not None else None
     write_golden(compiled.files, compiled.plan.name, x, y, args.output, board, ATOL, RTOL, model_stack=stack)
     print(f"wrote a {args.target} golden test of {len(x)} samples to {args.output}/ "
           f"(make -C {args.output} run; reference: {reference.name})")

@@ -137,3 +137,12 @@ def test_golden_for_a_board_the_model_cannot_fit_fails_before_building(tmp_path)
     assert run_cli("golden", model, "-o", out, "--target", "cortex-m4", "--samples", "1").returncode == 0
     r = run_cli("golden", model, "-o", tmp_path / "g2", "--target", "cortex-m4", "--ram", "16K")
     assert r.returncode == 2 and "has 16,384 B" in r.stderr and not (tmp_path / "g2").exists()
+
+
+def test_golden_refuses_more_golden_samples_than_the_board_can_hold(tmp_path):
+    out = tmp_path / "g"
+    r = run_cli("golden", MLP, "-o", out, "--target", "cortex-m0", "--samples", "1000")
+    assert r.returncode == 2 and not out.exists()
+    # 1000 samples of 64 inputs and 10 outputs, 4 bytes each
+    assert "the model fits cortex-m0, but its golden program would need flash" in r.stderr, r.stderr
+    assert "1000 golden samples 296,000 B" in r.stderr and "use fewer --samples" in r.stderr

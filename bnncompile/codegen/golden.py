@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..boards import Board
+from ..errors import BnnError
 from ..resources import resource_dir
 from . import template_environment, write_files
+from .fit import Footprint
 from .literals import c_float
 
 COMMON_FILES = ("target.h", "console.c")
@@ -50,6 +52,29 @@ def golden_stack_size(model_stack: int) -> int:
     path plus the harness's, rounded up to 16 bytes (the RISC-V ABI's stack
     alignment, and a multiple of the Arm linker scripts' 8)."""
     return -(-(model_stack + HARNESS_STACK) // 16) * 16
+
+
+def require_program_fit(need: Footprint, board: Board, inputs: np.ndarray, outputs: np.ndarray) -> None:
+    """The golden program holds more than the model: the golden vectors in
+    flash, an output buffer and the harness's stack in RAM. A clear error
+    (BnnError) when these alone overflow the board (`board` with the QEMU
+    machine's memory); the harness's code and libc's few hundred bytes of
+    data are not counted, so a program at the very edge can still fail to link."""
+    vectors = 4 * (np.asarray(inputs).size + np.asarray(outputs).size)
+    out_buffer = 4 * (np.asarray(outputs).size // max(len(outputs), 1))
+    flash, ram = need.flash + vectors, need.ram + HARNESS_STACK + out_buffer
+    if flash <= board.flash and ram <= board.ram:
+        return
+    problems = []
+    if flash > board.flash:
+        problems.append(f"flash {flash:,d} B (the model's {need.flash:,d} B + {len(inputs)} golden samples "
+                        f"{vectors:,d} B) but {board.name} has {board.flash:,d} B")
+    if ram > board.ram:
+        problems.append(f"RAM {ram:,d} B (the model's {need.ram:,d} B + the test harness's stack and output "
+                        f"buffer {ram - need.ram:,d} B) but {board.name} has {board.ram:,d} B")
+    raise BnnError(f"the model fits {board.name}, but its golden program would need " + "; ".join(problems),
+                   hint="use fewer --samples" if flash > board.flash else "the model itself fits: test it "
+                   "on a board with more RAM, e.g. --target cortex-m4")
 
 
 def render_golden(files: dict[str, str], name: str, inputs: np.ndarray, outputs: np.ndarray,
