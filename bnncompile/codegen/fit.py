@@ -93,7 +93,7 @@ def format_fit(fit: Fit) -> str:
     """Two or three lines for the text report."""
     b, need = fit.board, fit.need
     flash_parts, ram_parts = _parts(need)
-    verdict = {True: "fits", False: "does NOT fit", None: "fits so far (code and stack not measured)"}[fit.fits]
+    verdict = {True: "fits", False: "does NOT fit", None: "fits so far"}[fit.fits]
     return "\n".join([
         f"target {b.name} ({b.summary}): flash {format_size(b.flash)}, RAM {format_size(b.ram)}",
         f"{verdict}: {_budget_line('flash', need.flash, b.flash, flash_parts)}",
