@@ -5,7 +5,21 @@ import argparse
 import sys
 from pathlib import Path
 
+from .boards import BOARDS, golden_targets, parse_size
 from .errors import BnnError
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_budget_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flash", type=_size, metavar="SIZE",
+                        help="flash budget instead of the board's, e.g. 256K")
+    parser.add_argument("--ram", type=_size, metavar="SIZE", help="RAM budget instead of the board's, e.g. 16K")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,15 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--name", help="C prefix (default: from the file name)")
     v.add_argument("--c-dir", metavar="DIR",
                    help="verify the C already generated in DIR (e.g. the copy in your firmware) instead of fresh C")
-    rp = sub.add_parser("report", help="per-layer table: kind, shapes, MACs, flash and RAM, and totals")
+    rp = sub.add_parser("report", help="per-layer table: kind, shapes, MACs, flash and RAM, and totals; "
+                                        "with --target, whether the model fits the board (exit 1 if not)")
     rp.add_argument("model")
     rp.add_argument("--name", help="C prefix (default: from the file name)")
-    gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a Cortex-M "
-                                       "board under QEMU (make -C DIR run exits non-zero on any mismatch)")
+    rp.add_argument("--target", choices=list(BOARDS), metavar="BOARD",
+                    help=f"check the fit on a board: {', '.join(BOARDS)}")
+    _add_budget_options(rp)
+    rp.add_argument("--json", action="store_true", help="print the report as one JSON object (for CI scripts)")
+    gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a board under "
+                                       "QEMU (make -C DIR run exits non-zero on any mismatch)")
     gd.add_argument("model")
     gd.add_argument("-o", "--output", required=True, metavar="DIR")
-    gd.add_argument("--target", choices=["host", "cortex-m4", "cortex-m0"], default="host",
-                    help="host (cc), cortex-m4 (QEMU mps2-an386) or cortex-m0 (QEMU microbit)")
+    gd.add_argument("--target", choices=["host", *golden_targets()], default="host", metavar="TARGET",
+                    help="host (cc, the default) or a board, run under QEMU: "
+                         f"{', '.join(golden_targets())}; the program is only written if the model fits the board")
+    _add_budget_options(gd)
     gd.add_argument("--samples", type=int, default=10, help="random samples when no --inputs (default 10)")
     gd.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     gd.add_argument("--name", help="C prefix (default: from the file name)")
@@ -45,17 +66,52 @@ def print_notes(graph) -> None:
         print(f"bnncompile: warning: node '{note.node}': {note.message}", file=sys.stderr)
 
 
-def cmd_report(args) -> int:
-    from .codegen.report import format_report
-    from .compiler import compile_to_memory
-    from .validate.footprint import measure_cortex_m
+def _board(args):
+    """The board of --target with --flash/--ram applied (None: no fit check)."""
+    from .boards import board_named, with_budget
 
+    target = None if args.target in (None, "host") else board_named(args.target)
+    if args.command == "golden" and target is None and (args.flash or args.ram):
+        raise BnnError("--flash/--ram need a board --target for golden")
+    try:
+        return with_budget(target, args.flash, args.ram)
+    except ValueError as exc:
+        raise BnnError(str(exc)) from None
+
+
+def _footprint(compiled, board):
+    """The model's footprint, code and stack measured for the board's core."""
+    from .boards import DEFAULT_CORE
+    from .codegen.fit import footprint, plan_constants
+    from .validate.footprint import measure, toolchain_missing
+
+    core = board.core if board else DEFAULT_CORE
+    measured = measure(compiled.files, compiled.plan.name, core, plan_constants(compiled.plan))
+    return footprint(compiled.graph, compiled.plan, measured), toolchain_missing(core)
+
+
+def cmd_report(args) -> int:
+    import json
+
+    from .codegen.fit import Fit, format_fit
+    from .codegen.report import format_report
+    from .codegen.report_json import report_dict
+    from .compiler import compile_to_memory
+
+    board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
-    measured = measure_cortex_m(compiled.files, compiled.plan.name)
-    print(format_report(compiled.graph, compiled.plan, measured))
-    if not measured:
-        print("(install gcc-arm-none-eabi to also measure code size and stack)")
-    return 0
+    need, missing = _footprint(compiled, board)
+    fit = Fit(need, board) if board else None
+    if args.json:
+        print(json.dumps(report_dict(compiled.graph, compiled.plan, need, fit), indent=2))
+    else:
+        measured = {"code": need.code, "stack": need.stack, "toolchain": need.toolchain} if need.measured else {}
+        print(format_report(compiled.graph, compiled.plan, measured))
+        if fit:
+            print(format_fit(fit))
+        if missing:
+            print(f"({missing})")
+    return 1 if fit and fit.fits is False else 0
 
 
 def sample_inputs(args, compiled):
@@ -71,15 +127,26 @@ def sample_inputs(args, compiled):
 
 
 def cmd_golden(args) -> int:
-    from .codegen.golden import write_golden
+    from .boards import emulated
+    from .codegen.fit import Fit, require_fit
+    from .codegen.golden import require_program_fit, write_golden
     from .compiler import compile_to_memory
     from .validate import ATOL, RTOL, Reference
 
+    board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
+    need = None
+    if board is not None:  # before anything is built or written
+        need, _ = _footprint(compiled, board)
+        require_fit(Fit(need, board))  # the board's memory or the user's budget
+        require_fit(Fit(need, emulated(board)))  # and the QEMU board the program runs on
     x = sample_inputs(args, compiled)
     reference = Reference(args.model)
     y = reference.run(x)[reference.model.output_names[0]]
-    write_golden(compiled.files, compiled.plan.name, x, y, args.output, args.target, ATOL, RTOL)
+    if need is not None:
+        require_program_fit(need, emulated(board), x, y)
+    stack = need.stack if need is not None else None
+    write_golden(compiled.files, compiled.plan.name, x, y, args.output, board, ATOL, RTOL, model_stack=stack)
     print(f"wrote a {args.target} golden test of {len(x)} samples to {args.output}/ "
           f"(make -C {args.output} run; reference: {reference.name})")
     return 0

@@ -29,7 +29,7 @@
  */
 static inline uint32_t bnn_popcount(uint32_t v)
 {
-#if defined(__GNUC__) && (defined(__POPCNT__) || defined(__ARM_NEON) || defined(__aarch64__))
+#if defined(__GNUC__) && (defined(__POPCNT__) || defined(__ARM_NEON) || defined(__aarch64__) || defined(__riscv_zbb))
     return (uint32_t)__builtin_popcount(v);
 #else
     v = v - ((v >> 1) & 0x55555555u);

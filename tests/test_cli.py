@@ -118,8 +118,14 @@ def test_the_wheel_ships_runtime_templates_and_targets(tmp_path):
         assert f"bnncompile/runtime/{header.name}" in names
     for template in ("model.c.j2", "model.h.j2", "banner.j2", "golden/golden_main.c.j2", "golden/Makefile.j2"):
         assert f"bnncompile/templates/{template}" in names
-    for target in ("startup.c", "semihost.c", "semihost.h", "mps2-an386.ld", "microbit.ld"):
-        assert f"bnncompile/targets/cortex-m/{target}" in names
+    from bnncompile.boards import BOARDS
+    from bnncompile.codegen.golden import COMMON_FILES
+
+    for board in (b for b in BOARDS.values() if b.machine):  # every file a golden program copies
+        for target in (*board.machine.sources, board.machine.linker_script):
+            assert f"bnncompile/targets/{board.core.family}/{target}" in names
+    for target in COMMON_FILES:
+        assert f"bnncompile/targets/common/{target}" in names
 
 
 @pytest.mark.parametrize("array,message", [

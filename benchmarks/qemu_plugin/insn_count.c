@@ -3,6 +3,7 @@
  * total and between two marker addresses (bnncompile benchmarks).
  *
  *   qemu-system-arm ... -plugin ./libinsn_count.so,begin=0x1234,end=0x1240[,out=FILE]
+ *   (qemu-system-riscv32 the same way)
  *
  * Every executed instruction adds 1 to a counter (an inline TCG add, no
  * helper call). A "region" opens when the instruction at `begin` executes
@@ -55,7 +56,7 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t 
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
 
-/* Single-vCPU boards (Cortex-M), so plain globals are enough. */
+/* Single-vCPU boards (Cortex-M; RISC-V virt with its default one hart), so plain globals are enough. */
 static uint64_t total;
 static uint64_t begin_addr = UINT64_MAX, end_addr = UINT64_MAX;
 static uint64_t region_start;

@@ -1,14 +1,17 @@
 /*
- * popcount_bench.c -- instructions per 32-bit popcount on Cortex-M, counted
- * under QEMU with insn_count.c (see Makefile: `make popcount`).
+ * popcount_bench.c -- instructions per 32-bit popcount on Cortex-M and RISC-V,
+ * counted under QEMU with insn_count.c (benchmarks/mcu_footprint.py --popcount
+ * builds it for every board and prints the table).
  *
  * Each strategy popcounts the same BENCH_WORDS pseudo-random words and sums
  * the counts, between bench_begin() and bench_end(). The plugin reports one
  * region per call, in this order:
  *   0  empty            the markers' own cost
  *   1  loop             the loop alone (load + add), no popcount
- *   2  bnn_popcount     the runtime's (runtime/bnn_bits.h: SWAR on Cortex-M)
- *   3  builtin          __builtin_popcount (a call to libgcc __popcountsi2)
+ *   2  bnn_popcount     the runtime's (runtime/bnn_bits.h: SWAR on Cortex-M and
+ *                       RV32IMC, the cpop instruction with Zbb)
+ *   3  builtin          __builtin_popcount (a call to libgcc __popcountsi2,
+ *                       or cpop with Zbb)
  *   4  lut8             256-entry byte table, 4 lookups
  *   5  lut4             16-entry nibble table, 8 lookups
  *   6  swar_nomul       SWAR with shifts/adds instead of the final multiply
@@ -19,7 +22,7 @@
 #include <stdint.h>
 
 #include "bnn_bits.h"
-#include "semihost.h"
+#include "target.h"
 
 #define BENCH_WORDS 1024
 
@@ -128,7 +131,7 @@ int main(void)
         bench_begin();
         sum = strategies[i].run(words, BENCH_WORDS);
         bench_end();
-        semihost_printf("strategy %s words %u sum %lu\n", strategies[i].name, (unsigned)BENCH_WORDS,
+        console_printf("strategy %s words %u sum %lu\n", strategies[i].name, (unsigned)BENCH_WORDS,
                         (unsigned long)sum);
         if (i == 1) {
             reference = sum;
@@ -136,6 +139,6 @@ int main(void)
             bad = 1;
         }
     }
-    semihost_printf("popcount: %s\n", bad ? "strategies DISAGREE" : "all strategies agree");
+    console_printf("popcount: %s\n", bad ? "strategies DISAGREE" : "all strategies agree");
     return bad;
 }

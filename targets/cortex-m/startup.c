@@ -5,9 +5,9 @@
  *   vector table (16 system entries; no IRQ is ever enabled)
  *   Reset_Handler: enable the FPU (if built for one), copy .data from flash,
  *                  zero .bss, paint the stack, call main(), then
- *                  semihost_exit(main's return value)
- *   HardFault:     print the stacked pc/lr/xpsr, exit SEMIHOST_EXIT_HARDFAULT
- *   anything else: exit SEMIHOST_EXIT_UNEXPECTED_IRQ
+ *                  target_exit(main's return value)
+ *   HardFault:     print the stacked pc/lr/xpsr, exit TARGET_EXIT_FAULT
+ *   anything else: exit TARGET_EXIT_UNEXPECTED
  *
  * Plain C99 plus GNU attributes and one naked Thumb-1 asm block, so the
  * same file builds for ARMv6-M (M0) and ARMv7E-M (M4). Link with
@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "semihost.h"
+#include "target.h"
 
 extern uint32_t __data_load__[];
 extern uint32_t __data_start__[];
@@ -76,7 +76,7 @@ void Reset_Handler(void)
     for (p = __stack_limit__; (uint32_t)(uintptr_t)p + 64u < here; ++p) {
         *p = STACK_PAINT;
     }
-    semihost_exit(main());
+    target_exit(main());
 }
 
 /* Bytes of stack used so far (high-water mark since reset). */
@@ -118,22 +118,22 @@ void startup_hardfault_report(const uint32_t *frame, uint32_t exc_return)
     /* frame: r0 r1 r2 r3 r12 lr pc xpsr -- unless the stack pointer had left RAM */
     if ((uintptr_t)frame < (uintptr_t)__data_start__ || (uintptr_t)(frame + 8) > (uintptr_t)__stack_top__ ||
         ((uintptr_t)frame & 3u) != 0u) {
-        semihost_printf("HardFault: sp=0x%lx is outside RAM (stack overflow?) exc_return=0x%lx\n",
+        console_printf("HardFault: sp=0x%lx is outside RAM (stack overflow?) exc_return=0x%lx\n",
                         (unsigned long)(uintptr_t)frame, (unsigned long)exc_return);
-        semihost_exit(SEMIHOST_EXIT_HARDFAULT);
+        target_exit(TARGET_EXIT_FAULT);
     }
     if ((uintptr_t)frame < (uintptr_t)__stack_limit__) {
-        semihost_write0("HardFault: the stack had grown past __stack_limit__ (overflow)\n");
+        console_write("HardFault: the stack had grown past __stack_limit__ (overflow)\n");
     }
-    semihost_printf("HardFault: pc=0x%lx lr=0x%lx xpsr=0x%lx exc_return=0x%lx\n", (unsigned long)frame[6],
+    console_printf("HardFault: pc=0x%lx lr=0x%lx xpsr=0x%lx exc_return=0x%lx\n", (unsigned long)frame[6],
                     (unsigned long)frame[5], (unsigned long)frame[7], (unsigned long)exc_return);
-    semihost_exit(SEMIHOST_EXIT_HARDFAULT);
+    target_exit(TARGET_EXIT_FAULT);
 }
 
 void Default_Handler(void)
 {
     uint32_t ipsr;
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
-    semihost_printf("unexpected exception %lu\n", (unsigned long)(ipsr & 0x1FFu));
-    semihost_exit(SEMIHOST_EXIT_UNEXPECTED_IRQ);
+    console_printf("unexpected exception %lu\n", (unsigned long)(ipsr & 0x1FFu));
+    target_exit(TARGET_EXIT_UNEXPECTED);
 }
