@@ -5,17 +5,38 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import BnnError
+
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(dist):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"bnncompile {__version__} (python {sys.version.split()[0]}, onnx {installed('onnx')}, "
+            f"onnxruntime {installed('onnxruntime')})")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bnncompile", description="Binarized neural networks from ONNX to exact C99.")
+    p.add_argument("--version", action="version", version=version_text())
     p.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compile", help="write NAME.h, NAME.c and the runtime headers into DIR")
-    c.add_argument("model")
+    c = sub.add_parser("compile", help="write NAME.h, NAME.c, the runtime headers and build files into DIR")
+    c.add_argument("model", help="ONNX file, or a Keras model (.keras, .h5, SavedModel folder; needs bnncompile[keras])")
     c.add_argument("-o", "--output", required=True, metavar="DIR")
     c.add_argument("--name", help="C prefix (default: from the file name)")
+    c.add_argument("--layout", choices=["flat", "arduino"], default="flat",
+                   help="flat: the C plus CMakeLists.txt and NAME.mk (default); arduino: an Arduino/PlatformIO "
+                        "library folder (src/, library.properties, library.json, an example sketch)")
+    c.add_argument("--force", action="store_true", help="overwrite files in DIR that already exist")
+    c.add_argument("--require-binary", action="store_true",
+                   help="fail if a layer the model meant to be binary runs in float or ternary (see the warnings)")
     v = sub.add_parser("verify", help="build the C, run it beside the reference, exit 0 if it matches")
     v.add_argument("model")
     v.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
@@ -27,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="per-layer table: kind, shapes, MACs, flash and RAM, and totals")
     rp.add_argument("model")
     rp.add_argument("--name", help="C prefix (default: from the file name)")
+    rp.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with the table and charts")
     gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a Cortex-M "
                                        "board under QEMU (make -C DIR run exits non-zero on any mismatch)")
     gd.add_argument("model")
@@ -36,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     gd.add_argument("--samples", type=int, default=10, help="random samples when no --inputs (default 10)")
     gd.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     gd.add_argument("--name", help="C prefix (default: from the file name)")
+    for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show a traceback on errors")
     return p
 
 
@@ -55,6 +80,11 @@ def cmd_report(args) -> int:
     print(format_report(compiled.graph, compiled.plan, measured))
     if not measured:
         print("(install gcc-arm-none-eabi to also measure code size and stack)")
+    if args.html:
+        from .codegen.html_report import write_html_report
+
+        write_html_report(compiled, args.html, measured)
+        print(f"wrote {args.html}")
     return 0
 
 
@@ -86,12 +116,15 @@ def cmd_golden(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .compiler import compile_to_dir
+    from .compiler import compile_to_memory, require_binary, write_compiled
 
-    compiled = compile_to_dir(args.model, args.output, name=args.name)
+    compiled = compile_to_memory(args.model, name=args.name)
     g = compiled.graph
     print_notes(g)
-    print(f"wrote {', '.join(sorted(compiled.files))} to {args.output}/ "
+    if args.require_binary:
+        require_binary(g)
+    written = write_compiled(compiled, args.output, layout=args.layout, force=args.force)
+    print(f"wrote {', '.join(sorted(written))} to {args.output}/ "
           f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
           f"input {g.tensors[g.inputs[0]].shape}, output {g.tensors[g.outputs[0]].shape})")
     return 0

@@ -20,7 +20,7 @@ def test_compile_writes_header_source_and_runtime(tmp_path):
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in out.iterdir())
     runtime = sorted(p.name for p in resource_dir("runtime").glob("bnn_*.h"))
-    assert names == sorted(runtime + ["net.c", "net.h"]) and "bnn_runtime.h" in runtime
+    assert names == sorted(runtime + ["net.c", "net.h", "CMakeLists.txt", "net.mk"]) and "bnn_runtime.h" in runtime
     header = (out / "net.h").read_text()
     assert "int net_run(const float *input, float *output);" in header
     assert "#define NET_INPUT_SIZE 64" in header and "#define NET_OUTPUT_SIZE 10" in header
