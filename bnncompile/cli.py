@@ -116,13 +116,13 @@ def cmd_golden(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .compiler import compile_to_memory, require_binary, write_compiled
+    from .compiler import compile_to_memory, refuse_non_binary, write_compiled
 
     compiled = compile_to_memory(args.model, name=args.name)
     g = compiled.graph
     print_notes(g)
     if args.require_binary:
-        require_binary(g)
+        refuse_non_binary(g)
     written = write_compiled(compiled, args.output, layout=args.layout, force=args.force)
     print(f"wrote {', '.join(sorted(written))} to {args.output}/ "
           f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
@@ -162,8 +162,11 @@ def cmd_verify(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
-                "report": cmd_report}[args.command](args)
+        from .frontends import onnx_file
+
+        with onnx_file(args.model) as args.model:  # a Keras model is converted to ONNX first
+            return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
+                    "report": cmd_report}[args.command](args)
     except BnnError as exc:
         if args.debug:
             raise

@@ -42,7 +42,7 @@ def compile_to_memory(path: str | Path, name: str | None = None) -> Compiled:
 NOT_BINARY = {"not-binary": "real kernel", "ternary": "ternary activation"}
 
 
-def require_binary(graph: ir.Graph) -> None:
+def refuse_non_binary(graph: ir.Graph) -> None:
     """--require-binary: an error when any layer runs in float or ternary where
     the model almost certainly meant it binary (the passes' notes say which and why)."""
     notes = [n for n in graph.notes if n.kind in NOT_BINARY]
@@ -62,9 +62,9 @@ def write_compiled(compiled: Compiled, out_dir: str | Path, layout: str = "flat"
 
 
 def compile_to_dir(path: str | Path, out_dir: str | Path, name: str | None = None, layout: str = "flat",
-                   force: bool = False, require_all_binary: bool = False) -> Compiled:
+                   force: bool = False, require_binary: bool = False) -> Compiled:
     compiled = compile_to_memory(path, name)
-    if require_all_binary:
-        require_binary(compiled.graph)
+    if require_binary:
+        refuse_non_binary(compiled.graph)
     write_compiled(compiled, out_dir, layout, force)
     return compiled
