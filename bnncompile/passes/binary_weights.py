@@ -69,11 +69,12 @@ def _not_binary_note(op: ir.Op, w: np.ndarray, packed: bool) -> ir.Note | None:
     zeros = stray_zeros(w)
     if not zeros:
         return None
-    kernel = "a real kernel on binary inputs" if packed else "a float kernel"
+    kernel = ("a real kernel on binary inputs instead of XNOR/popcount" if packed else
+              "a float kernel (32-bit weights, multiplications) instead of a binary one (1 bit, additions)")
     return ir.Note("not-binary", op.origin,
                    f"{zeros} of {w.size} weights are exactly 0 (all others are +-1 or +-a per output channel): "
-                   f"this layer runs as {kernel}, not XNOR/popcount. A binarizer like Sign maps a latent "
-                   f"weight of 0 to 0; binarize with x >= 0 instead (e.g. torch.where(w >= 0, 1.0, -1.0))")
+                   f"this layer runs as {kernel}. A binarizer like Sign maps a latent weight of 0 to 0; "
+                   f"binarize with x >= 0 instead (e.g. torch.where(w >= 0, 1.0, -1.0))")
 
 
 def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
