@@ -22,7 +22,7 @@ setup: $(STAMP)
 # Compile the bundled digits BNN to C, build it with the system compiler, run it
 # on all 1797 digits and compare with onnxruntime.
 demo: setup
-	$(BIN)/bnncompile compile examples/digits/digits_bnn.onnx -o build/digits --name digits
+	$(BIN)/bnncompile compile examples/digits/digits_bnn.onnx -o build/digits --name digits --force
 	$(CC) $(CFLAGS_STRICT) -Ibuild/digits build/digits/digits.c examples/digits/main.c -o build/digits/digits_demo -lm
 	$(BIN)/python examples/digits/demo.py examples/digits/digits_bnn.onnx build/digits/digits_demo
 	$(BIN)/bnncompile verify examples/digits/digits_bnn.onnx --samples 200

@@ -69,7 +69,7 @@ def keras_to_onnx(path: str | Path, onnx_path: str | Path) -> Path:
     _require("tf_keras", "keras", what)
     tf2onnx = _require("tf2onnx", "keras", what)
     keras = tf.keras
-    if not keras.__name__.startswith("tf_keras"):
+    if not keras.Sequential.__module__.startswith("tf_keras"):
         raise BnnError("TensorFlow was imported with Keras 3 before bnncompile could select tf-keras",
                        hint="set TF_USE_LEGACY_KERAS=1 before importing TensorFlow")
     with contextlib.suppress(ImportError):

@@ -76,7 +76,7 @@ def main(out: Path) -> dict:
         results[kind] = dict(
             compile_rc=built.returncode, compile_stderr=built.stderr[-2000:],
             files=sorted(p.name for p in (out / f"c_{kind}").glob("*")),
-            verify_rc=verified.returncode, verify=(verified.stdout + verified.stderr).strip()[-2000:],
+            verify_rc=verified.returncode, verify=verified.stdout.strip()[-2000:], verify_stderr=verified.stderr[-2000:],
             argmax_agree=int((got.argmax(axis=1) == expected.argmax(axis=1)).sum()), samples=len(x),
             max_abs_diff=float(np.abs(got - expected).max()), xnor_steps=steps.count("conv_xnor") +
             steps.count("dense_xnor"))
