@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compile", help="write NAME.h, NAME.c, the runtime headers and build files into DIR")
-    c.add_argument("model", help="ONNX file, or a Keras model (.keras, .h5, SavedModel folder; needs bnncompile[keras])")
+    c.add_argument("model",
+                   help="ONNX file, or a Keras model (.keras, .h5, SavedModel folder; needs bnncompile[keras])")
     c.add_argument("-o", "--output", required=True, metavar="DIR")
     c.add_argument("--name", help="C prefix (default: from the file name)")
     c.add_argument("--layout", choices=["flat", "arduino"], default="flat",

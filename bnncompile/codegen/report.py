@@ -92,7 +92,8 @@ def format_report(graph: ir.Graph, plan: Plan, measured: dict | None = None) -> 
             reasons.setdefault((r.origin, r.reason), []).append(r.index)
     if reasons:
         lines.append("notes:")
-        lines += [f"  step {', '.join(map(str, steps))} ({origin}): {reason}" for (origin, reason), steps in reasons.items()]
+        lines += [f"  step {', '.join(map(str, steps))} ({origin}): {reason}"
+                  for (origin, reason), steps in reasons.items()]
     weights = sum(r.weight_bytes for r in rows)
     thresholds = sum(r.threshold_bytes for r in rows)
     lines.append(f"total: {sum(r.binary_macs for r in rows):,d} binary MACs, {sum(r.real_macs for r in rows):,d} "

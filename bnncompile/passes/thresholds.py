@@ -185,6 +185,6 @@ def ternary_note(op: ir.Threshold) -> ir.Note:
     zeros = int(np.count_nonzero(np.broadcast_to(op.t_zero != op.t_pos, np.shape(op.t_pos))))
     where = f" on {zeros} of {np.size(op.t_pos)} channels" if np.size(op.t_pos) > 1 else ""
     return ir.Note("ternary", op.origin,
-                   f"Sign can output 0 here (an exact 0 is reachable{where}), so this activation is ternary and the next layer runs a ternary kernel (a sign "
-                   f"and a mask plane: twice the bits); binarize with x >= 0 to get +1 at 0 (Larq's ste_sign, "
-                   f"torch.where(x >= 0, 1.0, -1.0))")
+                   f"Sign can output 0 here (an exact 0 is reachable{where}), so this activation is ternary "
+                   f"and the next layer runs a ternary kernel (a sign and a mask plane: twice the bits); "
+                   f"binarize with x >= 0 to get +1 at 0 (Larq's ste_sign, torch.where(x >= 0, 1.0, -1.0))")
