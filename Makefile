@@ -46,7 +46,7 @@ $(ZOO_STAMP): benchmarks/zoo/requirements.txt
 # Export the larq-zoo models with random batchnorm to $(ZOO_DIR).
 zoo: $(ZOO_DIR)/.exported
 
-$(ZOO_DIR)/.exported: benchmarks/zoo/make_zoo.py $(ZOO_STAMP)
+$(ZOO_DIR)/.exported: benchmarks/zoo/make_zoo.py benchmarks/zoo/requirements.txt | $(ZOO_STAMP)
 	$(ZOO_VENV)/bin/python benchmarks/zoo/make_zoo.py $(ZOO_DIR)
 	touch $@
 
