@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
 from .boards import BOARDS, golden_targets, parse_size
 from .errors import BnnError
 
@@ -22,14 +23,35 @@ def _add_budget_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ram", type=_size, metavar="SIZE", help="RAM budget instead of the board's, e.g. 16K")
 
 
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(dist):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"bnncompile {__version__} (python {sys.version.split()[0]}, onnx {installed('onnx')}, "
+            f"onnxruntime {installed('onnxruntime')})")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bnncompile", description="Binarized neural networks from ONNX to exact C99.")
+    p.add_argument("--version", action="version", version=version_text())
     p.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compile", help="write NAME.h, NAME.c and the runtime headers into DIR")
-    c.add_argument("model")
+    c = sub.add_parser("compile", help="write NAME.h, NAME.c, the runtime headers and build files into DIR")
+    c.add_argument("model",
+                   help="ONNX file, or a Keras model (.keras, .h5, SavedModel folder; needs bnncompile[keras])")
     c.add_argument("-o", "--output", required=True, metavar="DIR")
     c.add_argument("--name", help="C prefix (default: from the file name)")
+    c.add_argument("--layout", choices=["flat", "arduino"], default="flat",
+                   help="flat: the C plus CMakeLists.txt and NAME.mk (default); arduino: an Arduino/PlatformIO "
+                        "library folder (src/, library.properties, library.json, an example sketch)")
+    c.add_argument("--force", action="store_true", help="overwrite files in DIR that already exist")
+    c.add_argument("--require-binary", action="store_true",
+                   help="fail if a layer the model meant to be binary runs in float or ternary (see the warnings)")
     v = sub.add_parser("verify", help="build the C, run it beside the reference, exit 0 if it matches")
     v.add_argument("model")
     v.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
@@ -45,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--target", choices=list(BOARDS), metavar="BOARD",
                     help=f"check the fit on a board: {', '.join(BOARDS)}")
     _add_budget_options(rp)
+    rp.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with the table and charts")
     rp.add_argument("--json", action="store_true", help="print the report as one JSON object (for CI scripts)")
     gd = sub.add_parser("golden", help="emit a test program with golden vectors, for the host or a board under "
                                        "QEMU (make -C DIR run exits non-zero on any mismatch)")
@@ -57,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     gd.add_argument("--samples", type=int, default=10, help="random samples when no --inputs (default 10)")
     gd.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     gd.add_argument("--name", help="C prefix (default: from the file name)")
+    for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show a traceback on errors")
     return p
 
 
@@ -79,20 +105,10 @@ def _board(args):
         raise BnnError(str(exc)) from None
 
 
-def _footprint(compiled, board):
-    """The model's footprint, code and stack measured for the board's core."""
-    from .boards import DEFAULT_CORE
-    from .codegen.fit import footprint, plan_constants
-    from .validate.footprint import measure, toolchain_missing
-
-    core = board.core if board else DEFAULT_CORE
-    measured = measure(compiled.files, compiled.plan.name, core, plan_constants(compiled.plan))
-    return footprint(compiled.graph, compiled.plan, measured), toolchain_missing(core)
-
-
 def cmd_report(args) -> int:
     import json
 
+    from .api import measure_footprint, measured_dict
     from .codegen.fit import Fit, format_fit
     from .codegen.report import format_report
     from .codegen.report_json import report_dict
@@ -100,17 +116,21 @@ def cmd_report(args) -> int:
 
     board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
-    need, missing = _footprint(compiled, board)
+    need, missing = measure_footprint(compiled, board)
     fit = Fit(need, board) if board else None
     if args.json:
         print(json.dumps(report_dict(compiled.graph, compiled.plan, need, fit), indent=2))
     else:
-        measured = {"code": need.code, "stack": need.stack, "toolchain": need.toolchain} if need.measured else {}
-        print(format_report(compiled.graph, compiled.plan, measured))
+        print(format_report(compiled.graph, compiled.plan, measured_dict(need)))
         if fit:
             print(format_fit(fit))
         if missing:
             print(f"({missing})")
+    if args.html:
+        from .codegen.html_report import write_html_report
+
+        write_html_report(compiled, args.html, measured_dict(need))
+        print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
     return 1 if fit and fit.fits is False else 0
 
 
@@ -127,38 +147,28 @@ def sample_inputs(args, compiled):
 
 
 def cmd_golden(args) -> int:
-    from .boards import emulated
-    from .codegen.fit import Fit, require_fit
-    from .codegen.golden import require_program_fit, write_golden
+    from .api import write_golden_program
     from .compiler import compile_to_memory
-    from .validate import ATOL, RTOL, Reference
 
     board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
-    need = None
-    if board is not None:  # before anything is built or written
-        need, _ = _footprint(compiled, board)
-        require_fit(Fit(need, board))  # the board's memory or the user's budget
-        require_fit(Fit(need, emulated(board)))  # and the QEMU board the program runs on
     x = sample_inputs(args, compiled)
-    reference = Reference(args.model)
-    y = reference.run(x)[reference.model.output_names[0]]
-    if need is not None:
-        require_program_fit(need, emulated(board), x, y)
-    stack = need.stack if need is not None else None
-    write_golden(compiled.files, compiled.plan.name, x, y, args.output, board, ATOL, RTOL, model_stack=stack)
+    write_golden_program(compiled, args.model, x, args.output, board)
     print(f"wrote a {args.target} golden test of {len(x)} samples to {args.output}/ "
-          f"(make -C {args.output} run; reference: {reference.name})")
+          f"(make -C {args.output} run)")
     return 0
 
 
 def cmd_compile(args) -> int:
-    from .compiler import compile_to_dir
+    from .compiler import compile_to_memory, refuse_non_binary, write_compiled
 
-    compiled = compile_to_dir(args.model, args.output, name=args.name)
+    compiled = compile_to_memory(args.model, name=args.name)
     g = compiled.graph
     print_notes(g)
-    print(f"wrote {', '.join(sorted(compiled.files))} to {args.output}/ "
+    if args.require_binary:
+        refuse_non_binary(g)
+    written = write_compiled(compiled, args.output, layout=args.layout, force=args.force)
+    print(f"wrote {', '.join(sorted(written))} to {args.output}/ "
           f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
           f"input {g.tensors[g.inputs[0]].shape}, output {g.tensors[g.outputs[0]].shape})")
     return 0
@@ -196,8 +206,11 @@ def cmd_verify(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
-                "report": cmd_report}[args.command](args)
+        from .frontends import onnx_file
+
+        with onnx_file(args.model) as args.model:  # a Keras model is converted to ONNX first
+            return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
+                    "report": cmd_report}[args.command](args)
     except BnnError as exc:
         if args.debug:
             raise

@@ -20,7 +20,7 @@ def test_compile_writes_header_source_and_runtime(tmp_path):
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in out.iterdir())
     runtime = sorted(p.name for p in resource_dir("runtime").glob("bnn_*.h"))
-    assert names == sorted(runtime + ["net.c", "net.h"]) and "bnn_runtime.h" in runtime
+    assert names == sorted(runtime + ["net.c", "net.h", "CMakeLists.txt", "net.mk"]) and "bnn_runtime.h" in runtime
     header = (out / "net.h").read_text()
     assert "int net_run(const float *input, float *output);" in header
     assert "#define NET_INPUT_SIZE 64" in header and "#define NET_OUTPUT_SIZE 10" in header
@@ -94,6 +94,21 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
+def test_debug_is_accepted_after_the_command_too(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"")
+    r = run_cli("compile", bad, "-o", tmp_path / "o", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+    quiet = run_cli("compile", bad, "-o", tmp_path / "o")
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith(f"bnncompile {bnncompile.__version__} (python ") and "onnxruntime" in r.stdout
+
+
 def test_bad_name_is_refused(tmp_path):
     r = run_cli("compile", MODEL, "-o", tmp_path / "o", "--name", "3net-x")
     assert r.returncode == 2 and "C identifier" in r.stderr
@@ -110,13 +125,19 @@ def test_the_wheel_ships_runtime_templates_and_targets(tmp_path):
     import sys
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "-w", str(tmp_path), "."], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                            "-w", str(tmp_path), "."], check=True, capture_output=True, text=True)
+    # a clean pyproject.toml: setuptools has nothing to complain about
+    assert not [line for line in (built.stdout + built.stderr).splitlines()
+                if "Warning" in line and "pypi" not in line], built.stderr
     wheel = next(tmp_path.glob("bnncompile-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for header in resource_dir("runtime").glob("bnn_*.h"):
         assert f"bnncompile/runtime/{header.name}" in names
-    for template in ("model.c.j2", "model.h.j2", "banner.j2", "golden/golden_main.c.j2", "golden/Makefile.j2"):
+    for template in ("model.c.j2", "model.h.j2", "banner.j2", "placement.j2", "golden/golden_main.c.j2",
+                     "golden/Makefile.j2", "build/CMakeLists.txt.j2", "build/model.mk.j2", "build/hash_banner.j2",
+                     "build/arduino/library.properties.j2", "build/arduino/example.ino.j2",
+                     "report/report.html.j2"):
         assert f"bnncompile/templates/{template}" in names
     from bnncompile.boards import BOARDS
     from bnncompile.codegen.golden import COMMON_FILES
@@ -126,6 +147,8 @@ def test_the_wheel_ships_runtime_templates_and_targets(tmp_path):
             assert f"bnncompile/targets/{board.core.family}/{target}" in names
     for target in COMMON_FILES:
         assert f"bnncompile/targets/common/{target}" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "bnncompile = bnncompile.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 @pytest.mark.parametrize("array,message", [

@@ -523,7 +523,7 @@ def test_hostile_names_cannot_inject_c(tmp_path):
     path = saved_model(tmp_path, m)
     proc = run_cli("compile", path, "-o", tmp_path / "out", "--name", "net")
     assert proc.returncode == 0, proc.stderr
-    for f in (tmp_path / "out").glob("net.*"):
+    for f in (tmp_path / "out").glob("net.[ch]"):
         text = f.read_text()
         assert "injected" in text
         for comment_free in re.sub(r"/\*.*?\*/", "", text, flags=re.S).splitlines():

@@ -59,24 +59,43 @@ def banner_data(info, options: dict) -> dict:
     )
 
 
-def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_files(files: dict[str, str], out_dir: str | Path, keep_existing: bool = False) -> list[Path]:
     """Write all files or none: they go to a temporary folder beside `out_dir`
-    first and are moved into place only when every one was written."""
+    first and are moved into place only when every one was written. Names may
+    hold '/' (subfolders). Folders get the usual permissions (0777 less the
+    umask). With `keep_existing`, an existing file that would change is an
+    error, raised before anything is written (`compile` without --force)."""
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise BnnError(f"cannot write to '{out_dir}': it is a file")
     existing = next(p for p in [out, *out.parents] if p.exists())
     if not existing.is_dir():
         raise BnnError(f"cannot write to '{out_dir}': '{existing}' is a file")
+    if keep_existing:
+        changed = [n for n, text in files.items() if (out / n).exists()
+                   and (not (out / n).is_file() or (out / n).read_bytes() != text.encode())]
+        if changed:
+            more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+            raise BnnError(f"'{out / sorted(changed)[0]}'{more} already exist{'s' if not more else ''} "
+                           f"with other contents", hint="use --force (force=True in Python) to overwrite")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=existing))
     try:
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700
         for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_text(text)
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, out)
             return [out / n for n in files]
         for name in files:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)
         return [out / n for n in files]
     finally:

@@ -37,6 +37,7 @@ class LayerRow:
     weight_bytes: int
     threshold_bytes: int
     activation_bytes: int
+    reason: str = ""  # why a layer is not what the model meant (the compile notes on its node)
 
 
 def _macs(step: dict, graph: ir.Graph) -> int:
@@ -61,6 +62,14 @@ def layer_rows(graph: ir.Graph, plan: Plan) -> list[LayerRow]:
     return rows
 
 
+def explain(rows: list[LayerRow], graph: ir.Graph) -> list[LayerRow]:
+    """Give each row the compile notes (ir.Note) on its node: why it runs in
+    float or ternary, for example."""
+    for r in rows:
+        r.reason = "; ".join(n.message for n in graph.notes if n.node == r.origin)
+    return rows
+
+
 def arena_lower_bound(plan: Plan) -> int:
     """Largest total size of arena buffers alive at one step: no plan of the
     same buffers and lifetimes can use less."""
@@ -69,7 +78,7 @@ def arena_lower_bound(plan: Plan) -> int:
 
 
 def format_report(graph: ir.Graph, plan: Plan, measured: dict | None = None) -> str:
-    rows = layer_rows(graph, plan)
+    rows = explain(layer_rows(graph, plan), graph)
     header = (f"{'#':>3} {'kind':11s} {'step':13s} {'input':>13s} {'output':>13s} {'binary MACs':>12s} "
               f"{'real MACs':>11s} {'weights B':>10s} {'thresh B':>9s} {'activ. B':>9s}  origin")
     lines = [f"model {plan.name}: {len(rows)} steps", header]
@@ -77,6 +86,14 @@ def format_report(graph: ir.Graph, plan: Plan, measured: dict | None = None) -> 
         lines.append(f"{r.index:3d} {r.kind:11s} {r.step:13s} {str(r.in_shape):>13s} {str(r.out_shape):>13s} "
                      f"{r.binary_macs:12,d} {r.real_macs:11,d} {r.weight_bytes:10,d} {r.threshold_bytes:9,d} "
                      f"{r.activation_bytes:9,d}  {r.origin}")
+    reasons = {}
+    for r in rows:
+        if r.reason:
+            reasons.setdefault((r.origin, r.reason), []).append(r.index)
+    if reasons:
+        lines.append("notes:")
+        lines += [f"  step {', '.join(map(str, steps))} ({origin}): {reason}"
+                  for (origin, reason), steps in reasons.items()]
     weights = sum(r.weight_bytes for r in rows)
     thresholds = sum(r.threshold_bytes for r in rows)
     lines.append(f"total: {sum(r.binary_macs for r in rows):,d} binary MACs, {sum(r.real_macs for r in rows):,d} "

@@ -12,6 +12,10 @@ as a `ChannelOp(mul, a)`: the C then computes (integer sum) * a_j, one
 rounding, at least as close to the real value as onnxruntime's float sum of
 +-a_j. `Dense` ops with real kernels are left alone. The output keeps the
 ONNX tensor name, so later ops and layer checks still find it.
+
+Notes: a kernel that is +-a_j except for a few entries that are exactly 0
+(torch.sign of a latent weight that is 0) stays real, and the graph gets a
+"not-binary" note naming the node, the count and the remedy.
 """
 from __future__ import annotations
 
@@ -37,10 +41,50 @@ def output_channel_scales(w: np.ndarray) -> np.ndarray | None:
     return column_scales(w.reshape(w.shape[0], -1).T)
 
 
+# A kernel with more exact zeros than this is ternary on purpose (TWN), not a binary one gone wrong.
+MAX_STRAY_ZERO_FRACTION = 0.25
+
+
+def stray_zeros(w: np.ndarray) -> int:
+    """How many entries of `w` [K, N] are exactly 0 while every other entry of
+    column j is +-a_j (a binary kernel with a few zeros), else 0."""
+    nonzero = w != 0
+    zeros = int(w.size - np.count_nonzero(nonzero))
+    if zeros == 0 or zeros > MAX_STRAY_ZERO_FRACTION * w.size:
+        return 0
+    a = np.abs(w).max(axis=0)
+    return zeros if np.all((np.abs(w) == a) | ~nonzero) else 0
+
+
+def _kernel_columns(op: ir.Op) -> np.ndarray | None:
+    """A real kernel as [fan-in, outputs], one column per output channel, or None."""
+    if isinstance(op, ir.Dense):
+        return op.weight
+    if isinstance(op, ir.Conv2D) and op.signs is None:
+        return op.weight.reshape(op.weight.shape[0], -1).T
+    return None
+
+
+def _not_binary_note(op: ir.Op, w: np.ndarray, packed: bool) -> ir.Note | None:
+    zeros = stray_zeros(w)
+    if not zeros:
+        return None
+    kernel = ("a real kernel on binary inputs instead of XNOR/popcount" if packed else
+              "a float kernel (32-bit weights, multiplications) instead of a binary one (1 bit, additions)")
+    return ir.Note("not-binary", op.origin,
+                   f"{zeros} of {w.size} weights are exactly 0 (all others are +-1 or +-a per output channel): "
+                   f"this layer runs as {kernel}. A binarizer like Sign maps a latent weight of 0 to 0; "
+                   f"binarize with x >= 0 instead (e.g. torch.where(w >= 0, 1.0, -1.0))")
+
+
 def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
     ops: list[ir.Op] = []
+    notes: list[ir.Note] = []
     for op in graph.ops:
         packed = graph.tensors[op.inputs[0]].domain.is_packed
+        columns = _kernel_columns(op)
+        if columns is not None and column_scales(columns) is None:
+            notes += filter(None, [_not_binary_note(op, columns, packed)])
         if isinstance(op, ir.Dense):
             scales = column_scales(op.weight)
             binary = (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)) \
@@ -69,4 +113,4 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
             out = op.output if i == len(chain) - 1 else f"{op.output}::w{i}"
             ops.append(cls(inputs=(src,), output=out, origin=op.origin, **attrs))
             src = out
-    return ir.rebuild(graph, ops)
+    return ir.rebuild(graph, ops).replace(notes=graph.notes + tuple(notes))

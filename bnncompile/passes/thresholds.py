@@ -17,7 +17,7 @@ order, are evaluated
   monotone, so the composition is a step function of the key; the search
   finds its steps exactly, and a sample of keys double-checks it.
 Where exact zeros are reachable (ONNX Sign) the threshold has two steps and
-its output is ternary.
+its output is ternary; the graph then gets a "ternary" note naming the node.
 """
 from __future__ import annotations
 
@@ -175,4 +175,16 @@ def fold_thresholds(graph: ir.Graph) -> ir.Graph:
         tensors[op.output] = op.output_tensor([tensors[i] for i in op.inputs])
         producers[op.output] = op
         ops.append(op)
-    return ir.rebuild(graph, ops)
+    folded = ir.rebuild(graph, ops)
+    # binarizers folded into a later one (Larq's Sign -> Add(0.1) -> Sign) are gone by now
+    ternary = tuple(ternary_note(op) for op in folded.ops if isinstance(op, ir.Threshold) and op.is_ternary)
+    return folded.replace(notes=graph.notes + ternary)
+
+
+def ternary_note(op: ir.Threshold) -> ir.Note:
+    zeros = int(np.count_nonzero(np.broadcast_to(op.t_zero != op.t_pos, np.shape(op.t_pos))))
+    where = f" on {zeros} of {np.size(op.t_pos)} channels" if np.size(op.t_pos) > 1 else ""
+    return ir.Note("ternary", op.origin,
+                   f"Sign can output 0 here (an exact 0 is reachable{where}), so this activation is ternary "
+                   f"and the next layer runs a ternary kernel (a sign and a mask plane: twice the bits); "
+                   f"binarize with x >= 0 to get +1 at 0 (Larq's ste_sign, torch.where(x >= 0, 1.0, -1.0))")
