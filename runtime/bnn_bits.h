@@ -76,9 +76,9 @@ static inline int32_t bnn_load_int(const void *table, int bytes, size_t j)
  * Negating u is safe: |v| <= 0x7F800000 for keys and |v| <= fan-in for
  * accumulators.
  */
-static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                 const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
-                                 size_t t_len, uint32_t *bits, uint32_t *mask)
+static inline void bnn_ref_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
+                                     const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
+                                     size_t t_len, uint32_t *bits, uint32_t *mask)
 {
     const size_t words = BNN_WORDS(channels);
     size_t r, c, i = 0;

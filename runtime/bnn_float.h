@@ -3,9 +3,9 @@
  *
  * Each op does exactly one float32 rounding per element, like the ONNX op it
  * comes from, so outputs match onnxruntime's up to the rounding of sums.
- * (Build without -ffast-math; FMA contraction only moves outputs within the
- * documented tolerance, never a binarized decision: those are integer
- * compares, see bnn_threshold.)
+ * Build without -ffast-math. No build may fuse a multiply and an add into
+ * one FMA (one rounding instead of two): bnn_runtime.h turns contraction off
+ * for the whole file, so every build of the same C gives the same bits.
  */
 #ifndef BNN_FLOAT_H
 #define BNN_FLOAT_H
@@ -13,7 +13,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum bnn_channel_kind { BNN_ADD, BNN_SUB, BNN_RSUB, BNN_MUL, BNN_DIV, BNN_RDIV };
+enum bnn_channel_kind { BNN_ADD, BNN_SUB, BNN_RSUB, BNN_MUL, BNN_DIV, BNN_RDIV, BNN_RELU, BNN_CLIP, BNN_ADD_TENSOR };
+
+/*
+ * One elementwise op of a chain that a layer applies to its sums before it
+ * stores them (its output transform, bnn_layer.h): x (op) c[j % c_len] for
+ * output channel j, a ReLU, a clip to [c[0], c[1]], or the sum with another
+ * tensor of the output's shape (a residual shortcut).
+ */
+struct bnn_float_op {
+    enum bnn_channel_kind kind;
+    int c_len; /* 1 (one constant) or the channel count */
+    const float *c;
+};
+
+/* The op on value x of channel j; `other` is the other tensor's element (BNN_ADD_TENSOR). */
+static inline float bnn_float_op_apply(const struct bnn_float_op *op, float x, size_t j, float other)
+{
+    const float c = op->c ? op->c[j % (size_t)op->c_len] : 0.0f;
+    switch (op->kind) {
+    case BNN_ADD: return x + c;
+    case BNN_SUB: return x - c;
+    case BNN_RSUB: return c - x;
+    case BNN_MUL: return x * c;
+    case BNN_DIV: return x / c;
+    case BNN_RDIV: return c / x;
+    case BNN_RELU: return x > 0.0f ? x : 0.0f;
+    case BNN_CLIP: {
+        const float v = x < op->c[0] ? op->c[0] : x;
+        return v > op->c[1] ? op->c[1] : v;
+    }
+    case BNN_ADD_TENSOR: return x + other;
+    }
+    return x;
+}
 
 /*
  * y[i] = x[i] (op) c[i % c_len]; c_len is 1 (a scalar), the channel count
@@ -42,6 +75,8 @@ static inline void bnn_channel_op(const float *x, size_t n, const float *c, size
         break;
     case BNN_RDIV:
         for (i = 0; i < n; ++i) y[i] = c[i % c_len] / x[i];
+        break;
+    default: /* not constant ops: bnn_relu, bnn_clip and bnn_add below */
         break;
     }
 }

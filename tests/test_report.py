@@ -12,7 +12,7 @@ from conftest import run_cli
 
 from bnncompile.boards import BOARDS, board_named, parse_size, with_budget
 from bnncompile.codegen.fit import Fit, Footprint, plan_constants
-from bnncompile.codegen.report import CTYPE_BYTES, arena_lower_bound, layer_rows
+from bnncompile.codegen.report import arena_lower_bound, constant_bytes, layer_rows
 from bnncompile.compiler import compile_to_memory
 from bnncompile.validate.footprint import measure, toolchain_missing
 
@@ -135,8 +135,7 @@ def test_measured_constants_are_the_reported_weights_and_thresholds(target):
         pytest.skip(toolchain_missing(core))
     c = compile_to_memory(CNN)
     measured = measure(c.files, c.plan.name, core, plan_constants(c.plan))
-    planned = {a.name: len(a.values) * CTYPE_BYTES[a.ctype] for a in c.plan.arrays}
-    planned.update({s.name: 4 * len(s.values) for s in c.plan.structs})
+    planned = {name: nbytes for name, (nbytes, _) in constant_bytes(c.plan).items()}
     assert sum(planned.values()) == sum(r.weight_bytes + r.threshold_bytes for r in layer_rows(c.graph, c.plan))
     kept = measured["arrays"]
     assert kept and all(kept[name] == planned[name] for name in kept)  # every array kept as data: same size

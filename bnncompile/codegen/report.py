@@ -10,18 +10,6 @@ from .. import ir
 from .plan import Plan
 
 CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int32_t": 4, "int": 4, "int16_t": 2, "int8_t": 1, "uint8_t": 1}
-# step kind -> (layer kind, are the MACs binary?)
-KINDS = {
-    "dense_xnor": ("binary", True), "conv_xnor": ("binary", True),
-    "dense_bwn": ("bin-weights", False), "dense_ban": ("bin-input", False),
-    "dense_float": ("real", False), "conv_float": ("real", False),
-}
-
-
-def _layer_kind(step: dict) -> tuple[str, bool]:
-    if step["kind"] == "conv_float" and step.get("binary"):
-        return "bin-weights", False
-    return KINDS.get(step["kind"], ("data", False))
 
 
 @dataclass
@@ -40,25 +28,39 @@ class LayerRow:
     reason: str = ""  # why a layer is not what the model meant (the compile notes on its node)
 
 
-def _macs(step: dict, graph: ir.Graph) -> int:
-    """Multiply-accumulates of a dense or convolution step: outputs x fan-in."""
-    if "fan_in" in step:
-        return graph.tensors[step["out"]].size * step["fan_in"]
-    return 0
+def _struct_bytes(value) -> int:
+    """Bytes of a constant struct's initializer, counting every number and pointer as 4."""
+    if isinstance(value, list):
+        return sum(_struct_bytes(v) for v in value)
+    return 4
+
+
+def constant_bytes(plan: Plan) -> dict[str, tuple[int, bool]]:
+    """name -> (bytes, is it a threshold table) of every constant array and struct."""
+    sizes = {a.name: (len(a.values) * CTYPE_BYTES[a.ctype], a.role == "thresholds") for a in plan.arrays}
+    sizes.update({s.name: (_struct_bytes(s.value), False) for s in plan.structs})
+    return sizes
+
+
+def _names(step) -> set[str]:
+    return {a.value for call in step.calls for _, a in call.args if a.kind in ("value", "address")
+            and isinstance(a.value, str)}
 
 
 def layer_rows(graph: ir.Graph, plan: Plan) -> list[LayerRow]:
-    sizes = {a.name: len(a.values) * CTYPE_BYTES[a.ctype] for a in plan.arrays}
-    sizes.update({s.name: 4 * len(s.values) for s in plan.structs})
+    sizes = constant_bytes(plan)
+    referenced = {s.name: _struct_names(s.value) for s in plan.structs}
     rows = []
     for s in plan.steps:
-        kind, binary = _layer_kind(s)
-        macs = _macs(s, graph)
-        weights = sum(sizes[v] for k, v in s.items() if k in ("weights", "const", "geometry", "dims", "perm"))
-        thresholds = sum(sizes[s[k]] for k in ("t_zero", "t_pos", "flip") if s.get(k))
-        rows.append(LayerRow(s["index"], kind, s["kind"], s["origin"], graph.tensors[s["inputs"][0]].shape,
-                             graph.tensors[s["out"]].shape, macs if binary else 0, 0 if binary else macs,
-                             weights, thresholds, plan.buffers[s["out"]].nbytes))
+        names = _names(s)
+        for name in list(names):
+            names |= referenced.get(name, set())
+        used = [sizes[n] for n in names if n in sizes]
+        weights = sum(b for b, is_threshold in used if not is_threshold)
+        thresholds = sum(b for b, is_threshold in used if is_threshold)
+        rows.append(LayerRow(s.index, s.layer, s.kind, s.origin, graph.tensors[s.inputs[0]].shape,
+                             graph.tensors[s.out].shape, s.binary_macs, s.real_macs, weights, thresholds,
+                             plan.buffers[s.out].nbytes))
     return rows
 
 
@@ -68,6 +70,12 @@ def explain(rows: list[LayerRow], graph: ir.Graph) -> list[LayerRow]:
     for r in rows:
         r.reason = "; ".join(n.message for n in graph.notes if n.node == r.origin)
     return rows
+
+
+def _struct_names(value) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_struct_names(v) for v in value)) if value else set()
+    return {value} if isinstance(value, str) else set()
 
 
 def arena_lower_bound(plan: Plan) -> int:

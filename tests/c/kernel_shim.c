@@ -20,26 +20,10 @@ void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t
     bnn_unpack(bits, mask, rows, channels, out);
 }
 
-void shim_dense_xnor(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const uint32_t *w,
-                     size_t n, int32_t *y)
-{
-    bnn_dense_xnor(x, x_mask, rows, k_in, w, n, y);
-}
-
-void shim_dense_bwn(const float *x, size_t rows, size_t k_in, const uint32_t *w, size_t n, float *y)
-{
-    bnn_dense_bwn(x, rows, k_in, w, n, y);
-}
-
 void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const float *w, size_t n,
                     float *y)
 {
     bnn_dense_ban(x, x_mask, rows, k_in, w, n, y);
-}
-
-void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y)
-{
-    bnn_dense_float(x, rows, k_in, w, n, y);
 }
 
 void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y)
@@ -49,35 +33,13 @@ void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int
 
 void shim_softmax(const float *x, size_t rows, size_t channels, int log, float *y) { bnn_softmax(x, rows, channels, log, y); }
 
-/* The geometry structs from plain int arrays, in the order the codegen writes them. */
-static struct bnn_conv_geometry conv_geometry(const int *v)
-{
-    struct bnn_conv_geometry g;
-    g.h = v[0]; g.w = v[1]; g.c = v[2]; g.o = v[3]; g.kh = v[4]; g.kw = v[5]; g.sh = v[6]; g.sw = v[7];
-    g.dh = v[8]; g.dw = v[9]; g.pt = v[10]; g.pl = v[11]; g.oh = v[12]; g.ow = v[13]; g.groups = v[14];
-    return g;
-}
-
+/* The geometry struct from a plain int array, in the order the codegen writes it. */
 static struct bnn_pool_geometry pool_geometry(const int *v)
 {
     struct bnn_pool_geometry g;
     g.h = v[0]; g.w = v[1]; g.c = v[2]; g.kh = v[3]; g.kw = v[4]; g.sh = v[5]; g.sw = v[6];
     g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10];
     return g;
-}
-
-void shim_conv2d_xnor(const int *geometry, const uint32_t *x, const uint32_t *x_mask, const uint32_t *k,
-                      int pad_mode, int32_t *y)
-{
-    struct bnn_conv_geometry g = conv_geometry(geometry);
-    bnn_conv2d_xnor(&g, x, x_mask, k, pad_mode, y);
-}
-
-void shim_conv2d_float(const int *geometry, const float *x, const uint32_t *kbits, const float *kreal,
-                       float pad_value, float *y)
-{
-    struct bnn_conv_geometry g = conv_geometry(geometry);
-    bnn_conv2d_float(&g, x, kbits, kreal, pad_value, y);
 }
 
 void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x_mask, uint32_t *y,

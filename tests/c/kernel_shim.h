@@ -4,18 +4,10 @@ void shim_threshold(const void *src, int src_is_float, size_t rows, size_t chann
                     const void *t_pos, int t_bytes, const uint8_t *flip, size_t t_len, uint32_t *bits,
                     uint32_t *mask);
 void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out);
-void shim_dense_xnor(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const uint32_t *w,
-                     size_t n, int32_t *y);
-void shim_dense_bwn(const float *x, size_t rows, size_t k_in, const uint32_t *w, size_t n, float *y);
 void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const float *w, size_t n,
                     float *y);
-void shim_dense_float(const float *x, size_t rows, size_t k_in, const float *w, size_t n, float *y);
 void shim_channel_op(const float *x, size_t n, const float *c, size_t c_len, int kind, float *y);
 void shim_softmax(const float *x, size_t rows, size_t channels, int log, float *y);
-void shim_conv2d_xnor(const int *geometry, const uint32_t *x, const uint32_t *x_mask, const uint32_t *k,
-                      int pad_mode, int32_t *y);
-void shim_conv2d_float(const int *geometry, const float *x, const uint32_t *kbits, const float *kreal,
-                       float pad_value, float *y);
 void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x_mask, uint32_t *y,
                        uint32_t *y_mask);
 void shim_maxpool_float(const int *geometry, const float *x, float *y);

@@ -1,0 +1,368 @@
+"""One lowering per IR op: what each op becomes in the generated C.
+
+A lowering takes the planner (`plan.Planner`: constant arrays and structs,
+tensors, aliases) and one op, and returns a `Step` -- the C calls it makes
+(function names and named arguments), whether it may write over its input,
+its multiply-accumulates and its layer kind -- or None when the op moves no
+data (a Reshape). `LOWERINGS` is the registry, one line per op type; the
+template renders every step the same way and the report reads MACs and kinds
+from the steps. Arguments are data, not C: `Arg.buffer` names a tensor whose
+place in the arena is decided later, `Arg.address` a constant struct.
+
+Adding an op: a lowering here, one line in LOWERINGS, the kernel in
+runtime/, tests (README, developer guide).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import ir
+from . import packing
+from .literals import c_float
+
+KIND_ENUM = {"add": "BNN_ADD", "sub": "BNN_SUB", "rsub": "BNN_RSUB", "mul": "BNN_MUL", "div": "BNN_DIV",
+             "rdiv": "BNN_RDIV"}
+# layer kinds of the report: what multiplies what
+BINARY, BIN_WEIGHTS, BIN_INPUT, REAL, DATA = "binary", "bin-weights", "bin-input", "real", "data"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a C call. kind: "buffer" (a tensor's memory: `value` is the
+    tensor, `plane` "sign" or "mask", `ctype` the element type the kernel takes),
+    "address" (&value, a constant struct), "null", or "value" (an integer, an
+    array name or a C literal, written as is)."""
+
+    kind: str
+    value: object = None
+    plane: str = "sign"
+    ctype: str | None = None
+
+
+NULL = Arg("null")
+
+
+def value(v) -> Arg:
+    return Arg("value", v)
+
+
+@dataclass(eq=False)
+class Call:
+    function: str
+    args: list[tuple[str, Arg]]  # (parameter name, argument), in order
+
+
+@dataclass(eq=False)
+class Step:
+    """One step of the generated run function (validate reads `out`, `inputs`,
+    `index` and `origin`, also as step["..."] )."""
+
+    index: int
+    op: str  # IR op type
+    origin: str  # ONNX node(s)
+    out: str
+    inputs: list[str]
+    kind: str  # what the step computes, e.g. "conv_xnor"
+    calls: list[Call]
+    in_place: bool = False  # may write its output over its first input (elementwise, same size)
+    layer: str = DATA
+    binary_macs: int = 0
+    real_macs: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def geometry(x: ir.Tensor, y: ir.Tensor, op: ir.Conv2D) -> list[int]:
+    """struct bnn_conv_geometry of a convolution."""
+    h, w, c = x.shape
+    o, kh, kw, _ = op.kernel.shape
+    return [h, w, c, o, kh, kw, *op.strides, *op.dilations, op.pads[0], op.pads[1], y.shape[0], y.shape[1],
+            op.groups]
+
+
+def dense_geometry(x: ir.Tensor, n: int) -> list[int]:
+    """A dense layer on (rows, k) as a 1x1 convolution of a (rows x 1 x k) map."""
+    k = x.channels
+    return [x.rows, 1, k, n, 1, 1, 1, 1, 1, 1, 0, 0, x.rows, 1, 1]
+
+
+def output_struct(kind: str) -> list:
+    """struct bnn_output that stores the sums themselves ("BNN_OUT_INT32" or "BNN_OUT_FLOAT")."""
+    return [kind, 0, None, None, None, None, 0, 0]
+
+
+def ternary(t: ir.Tensor) -> bool:
+    return t.domain == ir.Domain.TERNARY
+
+
+def buf(name: str, ctype: str | None = None) -> Arg:
+    return Arg("buffer", name, "sign", ctype)
+
+
+def mask(planner, name: str) -> Arg:
+    return Arg("buffer", name, "mask", "uint32_t") if ternary(planner.tensor(name)) else NULL
+
+
+# ---------------------------------------------------------------- layers
+
+
+def _bconv(planner, op: ir.Op, kind: str, signs_ohwi: np.ndarray, geom: list[int], pad_mode: int, macs: int):
+    """A binary layer (binary input, binary kernel) as bnn_bconv2d."""
+    stem = planner.stem
+    o = signs_ohwi.shape[0]
+    kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(signs_ohwi), "uint32_t",
+                           f"{op.origin}: binary kernel, {o} x {signs_ohwi[0].size} bits, blocked by 16 outputs")
+    popcounts = planner.array(f"{stem}_tap_popcounts", packing.tap_popcounts(signs_ohwi), "int16_t",
+                              f"{op.origin}: -1 weights per tap (one padding)") if pad_mode == 1 else None
+    layer = planner.struct(stem, "struct bnn_bconv2d",
+                           [geom, pad_mode, kernel, popcounts, output_struct("BNN_OUT_INT32")],
+                           f"{op.origin}: geometry, padding, kernel, output transform")
+    call = Call("bnn_bconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
+                                ("x_mask", mask(planner, op.inputs[0])), ("other", NULL),
+                                ("y", buf(op.output, "int32_t")), ("y_mask", NULL)])
+    return planner.step(op, kind, [call], layer=BINARY, binary_macs=macs)
+
+
+def _fconv(planner, op: ir.Op, kind: str, kernel_ohwi: np.ndarray, binary: bool, geom: list[int],
+           pad_value: float, layer_kind: str, macs: int):
+    """A layer on a real input (real kernel, or binary kernel: BWN) as bnn_fconv2d."""
+    stem = planner.stem
+    o = kernel_ohwi.shape[0]
+    if binary:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(kernel_ohwi), "uint32_t",
+                               f"{op.origin}: binary kernel, {o} x {kernel_ohwi[0].size} bits, blocked by 16 outputs")
+    else:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_real_kernel(kernel_ohwi), "float",
+                               f"{op.origin}: real kernel, {o} x {kernel_ohwi[0].size}, blocked by 16 outputs")
+    layer = planner.struct(stem, "struct bnn_fconv2d",
+                           [geom, c_float(pad_value), None if binary else kernel, kernel if binary else None,
+                            output_struct("BNN_OUT_FLOAT")],
+                           f"{op.origin}: geometry, pad value, kernel, output transform")
+    call = Call("bnn_fconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "float")),
+                                ("other", NULL), ("y", buf(op.output, "float")), ("y_mask", NULL)])
+    return planner.step(op, kind, [call], layer=layer_kind, real_macs=macs)
+
+
+def lower_conv2d(planner, op: ir.Conv2D) -> Step:
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    geom = geometry(x, y, op)
+    macs = y.size * op.fan_in
+    if op.signs is not None and op.packed_input:
+        if op.pad_value not in (0.0, 1.0) and any(op.pads):
+            raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
+        return _bconv(planner, op, "conv_xnor", op.signs, geom, int(op.pad_value == 1.0), macs)
+    binary = op.signs is not None
+    return _fconv(planner, op, "conv_float", op.kernel, binary, geom, op.pad_value,
+                  BIN_WEIGHTS if binary else REAL, macs)
+
+
+def lower_binary_dense(planner, op: ir.BinaryDense) -> Step:
+    x = planner.tensor(op.inputs[0])
+    n = op.signs.shape[1]
+    kernel = np.ascontiguousarray(op.signs.T).reshape(n, 1, 1, op.fan_in)
+    geom = dense_geometry(x, n)
+    macs = x.rows * n * op.fan_in
+    if op.packed_input:
+        return _bconv(planner, op, "dense_xnor", kernel, geom, 0, macs)
+    return _fconv(planner, op, "dense_bwn", kernel, True, geom, 0.0, BIN_WEIGHTS, macs)
+
+
+def lower_dense(planner, op: ir.Dense) -> Step:
+    x = planner.tensor(op.inputs[0])
+    k, n = op.weight.shape
+    macs = x.rows * n * k
+    if x.domain.is_packed:  # binary activations on a real kernel (BAN)
+        w = planner.array(f"{planner.stem}_weights", np.ascontiguousarray(op.weight.T), "float",
+                          f"{op.origin}: real kernel, {n} x {k}")
+        call = Call("bnn_dense_ban", [("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
+                                      ("rows", value(x.rows)), ("k_in", value(k)), ("w", value(w)),
+                                      ("n", value(n)), ("y", buf(op.output, "float"))])
+        return planner.step(op, "dense_ban", [call], layer=BIN_INPUT, real_macs=macs)
+    kernel = np.ascontiguousarray(op.weight.T).reshape(n, 1, 1, k)
+    return _fconv(planner, op, "dense_float", kernel, False, dense_geometry(x, n), 0.0, REAL, macs)
+
+
+# ---------------------------------------------------------------- binarizers and elementwise ops
+
+
+def lower_threshold(planner, op: ir.Threshold) -> Step:
+    y = planner.tensor(op.output)
+    stem = planner.stem
+    tz, tlen = planner.per_element(op.t_zero, y)
+    tp, _ = planner.per_element(op.t_pos, y)
+    fl, _ = planner.per_element(op.flip.astype(np.uint8), y)
+    what = "float keys" if op.float_input else "accumulator values"
+    ctype, nbytes = smallest_int_type(np.concatenate([tz, tp]))
+    t_zero = planner.array(f"{stem}_t_zero", tz, ctype, f"{op.origin}: zero step, {what}",
+                           "thresholds") if ternary(y) else None
+    t_pos = planner.array(f"{stem}_t_pos", tp, ctype, f"{op.origin}: +1 step, {what}", "thresholds")
+    flip = planner.array(f"{stem}_flip", fl, "uint8_t", f"{op.origin}: 1 = decreasing", "thresholds")
+    call = Call("bnn_threshold", [
+        ("src", buf(op.inputs[0])), ("src_is_float", value(int(op.float_input))), ("rows", value(y.rows)),
+        ("channels", value(y.channels)), ("t_zero", value(t_zero) if t_zero else NULL), ("t_pos", value(t_pos)),
+        ("t_bytes", value(nbytes)), ("flip", value(flip)), ("t_len", value(tlen)),
+        ("bits", buf(op.output, "uint32_t")), ("mask", mask(planner, op.output))])
+    return planner.step(op, "threshold", [call])
+
+
+def smallest_int_type(values: np.ndarray) -> tuple[str, int]:
+    lo, hi = int(np.min(values)), int(np.max(values))
+    for ctype, nbytes in (("int8_t", 1), ("int16_t", 2)):
+        bound = 1 << (8 * nbytes - 1)
+        if -bound <= lo and hi < bound:
+            return ctype, nbytes
+    return "int32_t", 4
+
+
+def lower_cast(planner, op: ir.Cast) -> Step | None:
+    x = planner.tensor(op.inputs[0])
+    if x.domain == ir.Domain.INT:
+        call = Call("bnn_int_to_float", [("x", buf(op.inputs[0], "int32_t")), ("n", value(x.size)),
+                                         ("y", buf(op.output, "float"))])
+        return planner.step(op, "int_to_float", [call], in_place=True)
+    if x.domain.is_packed:
+        call = Call("bnn_unpack", [("bits", buf(op.inputs[0], "uint32_t")), ("mask", mask(planner, op.inputs[0])),
+                                   ("rows", value(x.rows)), ("channels", value(x.channels)),
+                                   ("out", buf(op.output, "float"))])
+        return planner.step(op, "unpack", [call])
+    planner.alias(op.output, op.inputs[0])
+    return None
+
+
+def lower_channel_op(planner, op: ir.ChannelOp) -> Step:
+    y = planner.tensor(op.output)
+    c, clen = planner.per_element(op.const, y)
+    const = planner.array(f"{planner.stem}_{op.kind}", c.astype(np.float32), "float", f"{op.origin}: {op.kind} constant")
+    call = Call("bnn_channel_op", [("x", buf(op.inputs[0], "float")), ("n", value(y.size)), ("c", value(const)),
+                                   ("c_len", value(clen)), ("kind", value(KIND_ENUM[op.kind])),
+                                   ("y", buf(op.output, "float"))])
+    return planner.step(op, "channel_op", [call], in_place=True)
+
+
+def lower_relu(planner, op: ir.Relu) -> Step:
+    n = planner.tensor(op.output).size
+    call = Call("bnn_relu", [("x", buf(op.inputs[0], "float")), ("n", value(n)), ("y", buf(op.output, "float"))])
+    return planner.step(op, "relu", [call], in_place=True)
+
+
+def lower_clip(planner, op: ir.Clip) -> Step:
+    n = planner.tensor(op.output).size
+    call = Call("bnn_clip", [("x", buf(op.inputs[0], "float")), ("n", value(n)),
+                             ("lo", value(c_float(max(op.lo, -3.4e38)))), ("hi", value(c_float(min(op.hi, 3.4e38)))),
+                             ("y", buf(op.output, "float"))])
+    return planner.step(op, "clip", [call], in_place=True)
+
+
+def lower_softmax(planner, op: ir.Softmax) -> Step:
+    y = planner.tensor(op.output)
+    planner.plan.needs_softmax = True
+    call = Call("bnn_softmax", [("x", buf(op.inputs[0], "float")), ("rows", value(y.rows)),
+                                ("channels", value(y.channels)), ("log", value(int(op.log))),
+                                ("y", buf(op.output, "float"))])
+    return planner.step(op, "softmax", [call], in_place=True)
+
+
+# ---------------------------------------------------------------- data movement
+
+
+def lower_reshape(planner, op: ir.Reshape) -> None:
+    planner.alias(op.output, op.inputs[0])
+    return None
+
+
+def lower_pool2d(planner, op: ir.Pool2D) -> Step:
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    h, w, c = x.shape
+    geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry",
+                          [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0], y.shape[1]],
+                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow")
+    g = ("g", Arg("address", geom))
+    if op.kind == "avg":
+        call = Call("bnn_avgpool_float", [g, ("x", buf(op.inputs[0], "float")),
+                                          ("count_include_pad", value(int(op.count_include_pad))),
+                                          ("y", buf(op.output, "float"))])
+        return planner.step(op, "avgpool", [call])
+    if x.domain.is_packed:
+        call = Call("bnn_maxpool_bits", [g, ("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
+                                         ("y", buf(op.output, "uint32_t")), ("y_mask", mask(planner, op.output))])
+        return planner.step(op, "maxpool_bits", [call])
+    is_float = x.domain == ir.Domain.FLOAT
+    call = Call("bnn_maxpool_words", [g, ("x", buf(op.inputs[0])), ("is_float", value(int(is_float))),
+                                      ("y", buf(op.output))])
+    return planner.step(op, "maxpool_float" if is_float else "maxpool_int", [call])
+
+
+def lower_transpose(planner, op: ir.Transpose) -> Step:
+    x = planner.tensor(op.inputs[0])
+    if x.domain.is_packed:
+        raise NotImplementedError(f"transposing the binarized tensor {op.inputs[0]} ({op.origin})")
+    if len(x.shape) > 4:
+        raise NotImplementedError("transpose of more than 4 axes")
+    dims = planner.array(f"{planner.stem}_dims", np.array(x.shape), "int", f"{op.origin}: input dims")
+    perm = planner.array(f"{planner.stem}_perm", np.array(op.perm), "int", f"{op.origin}: permutation")
+    call = Call("bnn_transpose", [("x", buf(op.inputs[0], "uint32_t")), ("rank", value(len(x.shape))),
+                                  ("dims", value(dims)), ("perm", value(perm)), ("y", buf(op.output, "uint32_t"))])
+    return planner.step(op, "transpose", [call])
+
+
+def lower_pad(planner, op: ir.Pad) -> Step:
+    x = planner.tensor(op.inputs[0])
+    if x.domain != ir.Domain.FLOAT or len(x.shape) != 3 or op.pads[2] or op.pads[5]:
+        raise NotImplementedError(f"a Pad that is not a spatial pad of real values ({op.origin})")
+    h, w, c = x.shape
+    call = Call("bnn_pad_hw", [("x", buf(op.inputs[0], "float")), ("h", value(h)), ("w", value(w)), ("c", value(c)),
+                               ("pt", value(op.pads[0])), ("pl", value(op.pads[1])), ("pb", value(op.pads[3])),
+                               ("pr", value(op.pads[4])), ("value", value(c_float(op.value))),
+                               ("y", buf(op.output, "float"))])
+    return planner.step(op, "pad", [call])
+
+
+def lower_add(planner, op: ir.Add) -> Step:
+    n = planner.tensor(op.output).size
+    call = Call("bnn_add", [("a", buf(op.inputs[0], "float")), ("b", buf(op.inputs[1], "float")), ("n", value(n)),
+                            ("y", buf(op.output, "float"))])
+    return planner.step(op, "add", [call])
+
+
+def lower_concat(planner, op: ir.Concat) -> Step:
+    y = planner.tensor(op.output)
+    axis = op.axis % len(y.shape)
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    calls, offset = [], 0
+    for name in op.inputs:
+        chunk = planner.tensor(name).shape[axis] * inner
+        calls.append(Call("bnn_concat_part", [("x", buf(name, "float")), ("outer", value(outer)),
+                                              ("chunk", value(chunk)), ("y_chunk", value(y.shape[axis] * inner)),
+                                              ("offset", value(offset)), ("y", buf(op.output, "float"))]))
+        offset += chunk
+    return planner.step(op, "concat", calls)
+
+
+Lowering = Callable[..., "Step | None"]
+
+LOWERINGS: dict[type, Lowering] = {
+    ir.Reshape: lower_reshape,
+    ir.BinaryDense: lower_binary_dense,
+    ir.Dense: lower_dense,
+    ir.Conv2D: lower_conv2d,
+    ir.Threshold: lower_threshold,
+    ir.Cast: lower_cast,
+    ir.ChannelOp: lower_channel_op,
+    ir.Relu: lower_relu,
+    ir.Clip: lower_clip,
+    ir.Softmax: lower_softmax,
+    ir.Pool2D: lower_pool2d,
+    ir.Transpose: lower_transpose,
+    ir.Pad: lower_pad,
+    ir.Add: lower_add,
+    ir.Concat: lower_concat,
+}

@@ -1,0 +1,68 @@
+"""Constant data in the order the C kernels read it: packed bits, blocked
+kernels, per-channel tables padded to whole blocks (runtime/bnn_layer.h says
+why; this module is its Python half)."""
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK = 16  # output channels per kernel block: BNN_BLOCK in runtime/bnn_layer.h
+
+
+def words(n: int) -> int:
+    return (n + 31) // 32
+
+
+def blocks(channels: int) -> int:
+    return (channels + BLOCK - 1) // BLOCK
+
+
+def pack_rows(values: np.ndarray) -> np.ndarray:
+    """+-1 array [..., K] -> uint32 words [..., ceil(K/32)]: bit 1 where the value is -1, LSB first."""
+    values = np.asarray(values)
+    k = values.shape[-1]
+    padded = np.zeros(values.shape[:-1] + (words(k) * 32,), dtype=np.uint64)
+    padded[..., :k] = values < 0
+    bits = padded.reshape(values.shape[:-1] + (words(k), 32))
+    return (bits << np.arange(32, dtype=np.uint64)).sum(axis=-1).astype(np.uint32)
+
+
+def _blocked(per_channel: np.ndarray) -> np.ndarray:
+    """[O, ...] -> [ceil(O/16), ..., 16]: output channels in blocks of 16, innermost; the
+    last block padded with zeros."""
+    o = per_channel.shape[0]
+    padded = np.zeros((blocks(o) * BLOCK,) + per_channel.shape[1:], per_channel.dtype)
+    padded[:o] = per_channel
+    shaped = padded.reshape((blocks(o), BLOCK) + per_channel.shape[1:])
+    return np.moveaxis(shaped, 1, -1)
+
+
+def blocked_binary_kernel(signs: np.ndarray) -> np.ndarray:
+    """OHWI +-1 kernel [O, KH, KW, CG] -> uint32 [O/16, KH*KW, words(CG), 16] (bnn_kernel_index)."""
+    o, kh, kw, cg = signs.shape
+    return _blocked(pack_rows(signs).reshape(o, kh * kw, words(cg)))
+
+
+def blocked_real_kernel(weight: np.ndarray) -> np.ndarray:
+    """OHWI float kernel [O, KH, KW, CG] -> float32 [O/16, KH*KW, CG, 16]."""
+    o, kh, kw, cg = weight.shape
+    return _blocked(np.asarray(weight, np.float32).reshape(o, kh * kw, cg))
+
+
+def tap_popcounts(signs: np.ndarray) -> np.ndarray:
+    """Bits set (-1 weights) per tap and output channel: int16 [O/16, KH*KW, 16]. A tap
+    of a one-padded binary convolution that falls outside the input adds c - 2 * this."""
+    o, kh, kw, cg = signs.shape
+    counts = (np.asarray(signs) < 0).reshape(o, kh * kw, cg).sum(axis=-1)
+    if counts.max(initial=0) >= 1 << 15:
+        raise NotImplementedError(f"one padding of {cg} channels per tap (at most 32767)")
+    return _blocked(counts.astype(np.int16))
+
+
+def padded_channels(values: np.ndarray, channels: int) -> np.ndarray:
+    """A per-channel table padded to whole blocks, so fast kernels may read 16 lanes."""
+    values = np.asarray(values).reshape(-1)
+    if values.size == 1:
+        return values
+    out = np.zeros(blocks(channels) * BLOCK, values.dtype)
+    out[:channels] = values
+    return out

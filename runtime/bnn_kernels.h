@@ -1,0 +1,87 @@
+/*
+ * bnn_kernels.h -- the kernel seam: which implementation the layer kernels
+ * use, chosen when the C is compiled, from the target compiler's predefined
+ * macros (as Larq Compute Engine does it). Generated code calls only the
+ * entry points at the end of this file.
+ *
+ *   BNN_REFERENCE_KERNELS defined   the reference kernels (bnn_ref_*.h), the
+ *                                   readable oracle
+ *   BNN_PORTABLE_KERNELS defined    the fast kernels in plain C (bnn_opt_portable.h)
+ *   __AVX512F__ and __AVX512VPOPCNTDQ__
+ *                                   x86-64 AVX-512 with VPOPCNTD (bnn_opt_avx512.h)
+ *   __AVX2__                        x86-64 AVX2 (bnn_opt_avx2.h)
+ *   __aarch64__ and __ARM_NEON      AArch64 NEON (bnn_opt_neon.h)
+ *   anything else                   the portable fast kernels
+ *
+ * An instruction-set header supplies micro-kernels (the innermost loops:
+ * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h is the driver
+ * they all share and supplies whatever a header leaves out. Every variant is
+ * tested bit for bit against the reference (tests/test_kernel_variants.py).
+ * To add one: a header with the micro-kernels it improves, one #elif below.
+ */
+#ifndef BNN_KERNELS_H
+#define BNN_KERNELS_H
+
+#include "bnn_ref_conv.h"
+#include "bnn_ref_dense.h"
+
+#if defined(BNN_REFERENCE_KERNELS)
+#define BNN_KERNELS "reference"
+#elif defined(BNN_PORTABLE_KERNELS)
+#define BNN_KERNELS "portable"
+#elif defined(__AVX512F__) && defined(__AVX512VPOPCNTDQ__)
+#define BNN_KERNELS "avx512-vpopcntdq"
+#include "bnn_opt_avx512.h"
+#elif defined(__AVX2__)
+#define BNN_KERNELS "avx2"
+#include "bnn_opt_avx2.h"
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define BNN_KERNELS "neon"
+#include "bnn_opt_neon.h"
+/*
+ * Microcontrollers go here, before the portable fallback, e.g.
+ *   #elif defined(__ARM_ARCH_7EM__)   Cortex-M4/M7 (DSP extension)
+ *   #elif defined(__ARM_ARCH_6M__)    Cortex-M0/M0+
+ *   #elif defined(__riscv_zbb)        RISC-V with the Zbb bit-manipulation extension (cpop)
+ */
+#else
+#define BNN_KERNELS "portable"
+#endif
+
+#ifndef BNN_REFERENCE_KERNELS
+#include "bnn_opt_portable.h"
+#endif
+
+/* ---------------------------------------------------------------- entry points */
+
+/* Binary (or ternary) input, binary kernel: convolutions and dense layers (bnn_layer.h). */
+static inline void bnn_bconv2d(const struct bnn_bconv2d *layer, const uint32_t *x, const uint32_t *x_mask,
+                               const float *other, void *y, uint32_t *y_mask)
+{
+#ifdef BNN_REFERENCE_KERNELS
+    bnn_ref_bconv2d(layer, x, x_mask, other, y, y_mask);
+#else
+    bnn_opt_bconv2d(layer, x, x_mask, other, y, y_mask);
+#endif
+}
+
+/* Real input, real or binary kernel: convolutions and dense layers. */
+static inline void bnn_fconv2d(const struct bnn_fconv2d *layer, const float *x, const float *other, void *y,
+                               uint32_t *y_mask)
+{
+#ifdef BNN_REFERENCE_KERNELS
+    bnn_ref_fconv2d(layer, x, other, y, y_mask);
+#else
+    bnn_opt_fconv2d(layer, x, other, y, y_mask);
+#endif
+}
+
+/* Thresholds of a tensor into packed bits (bnn_bits.h). */
+static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
+                                 const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
+                                 size_t t_len, uint32_t *bits, uint32_t *mask)
+{
+    bnn_ref_threshold(src, src_is_float, rows, channels, t_zero, t_pos, t_bytes, flip, t_len, bits, mask);
+}
+
+#endif /* BNN_KERNELS_H */

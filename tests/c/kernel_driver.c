@@ -1,0 +1,178 @@
+/* Runs convolution / dense kernel cases through the reference kernels and
+ * through the kernels the seam (bnn_kernels.h) picks for this build, for
+ * tests/test_kernel_variants.py. Built once per variant (compiler and flags:
+ * x86-64 portable, AVX2, AVX-512, AArch64 NEON under qemu-user, ...).
+ *
+ * usage: kernel_driver CASES OUTPUTS
+ * prints the variant's name (BNN_KERNELS) on stdout.
+ *
+ * CASES is a sequence of little-endian records written by the test:
+ *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d)
+ *   int32 geometry[15] (struct bnn_conv_geometry, in order)
+ *   int32 pad_mode, float pad_value, int32 binary_kernel (bnn_fconv2d),
+ *   int32 out_kind, int32 ternary_out, int32 keys, int32 n_ops
+ *   n_ops x { int32 op kind, blob constants }
+ *   blob kernel (uint32 words of a binary kernel, or floats), blob tap_popcounts (int16),
+ *   blob x, blob x_mask, blob other, blob lo, blob hi, blob flip,
+ *   int32 y_bytes (one output plane)
+ * where a blob is int32 n_bytes then the bytes (n_bytes 0: NULL).
+ * OUTPUTS gets, per case, the reference's output planes and then this
+ * variant's (y, and y_mask for a ternary output), each y_bytes long. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bnn_runtime.h"
+
+#define MAX_OPS 8
+
+static FILE *in;
+
+static int32_t read_int(void)
+{
+    int32_t v = 0;
+    if (fread(&v, sizeof v, 1, in) != 1) {
+        fprintf(stderr, "kernel_driver: truncated cases\n");
+        exit(2);
+    }
+    return v;
+}
+
+/* A blob as a heap block (padded so 16 lanes can be read), or NULL when empty. */
+static void *read_blob(void)
+{
+    const int32_t n = read_int();
+    unsigned char *p;
+    if (n == 0) return NULL;
+    p = (unsigned char *)calloc((size_t)n + 64, 1);
+    if (p == NULL || fread(p, 1, (size_t)n, in) != (size_t)n) {
+        fprintf(stderr, "kernel_driver: bad blob\n");
+        exit(2);
+    }
+    return p;
+}
+
+static struct bnn_conv_geometry read_geometry(void)
+{
+    struct bnn_conv_geometry g;
+    g.h = read_int(); g.w = read_int(); g.c = read_int();
+    g.o = read_int(); g.kh = read_int(); g.kw = read_int();
+    g.sh = read_int(); g.sw = read_int(); g.dh = read_int(); g.dw = read_int();
+    g.pt = read_int(); g.pl = read_int(); g.oh = read_int(); g.ow = read_int();
+    g.groups = read_int();
+    return g;
+}
+
+static void write_planes(FILE *out, const unsigned char *y, const unsigned char *m, size_t bytes, int ternary)
+{
+    fwrite(y, 1, bytes, out);
+    if (ternary) fwrite(m, 1, bytes, out);
+}
+
+int main(int argc, char **argv)
+{
+    FILE *out;
+    int32_t kind;
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s CASES OUTPUTS\n", argv[0]);
+        return 2;
+    }
+    in = fopen(argv[1], "rb");
+    out = fopen(argv[2], "wb");
+    if (in == NULL || out == NULL) {
+        perror("kernel_driver");
+        return 2;
+    }
+    printf("%s\n", BNN_KERNELS);
+    while (fread(&kind, sizeof kind, 1, in) == 1) {
+        struct bnn_conv_geometry g;
+        struct bnn_output o;
+        struct bnn_float_op ops[MAX_OPS];
+        void *consts[MAX_OPS];
+        int32_t pad_mode, binary_kernel, n_ops, y_bytes, i;
+        float pad_value;
+        void *kernel, *popcounts, *x, *x_mask, *other, *lo, *hi, *flip;
+        unsigned char *y_ref, *m_ref, *y_opt, *m_opt;
+        int32_t raw;
+        g = read_geometry();
+        pad_mode = read_int();
+        raw = read_int();
+        memcpy(&pad_value, &raw, sizeof pad_value);
+        binary_kernel = read_int();
+        memset(&o, 0, sizeof o);
+        o.kind = (enum bnn_output_kind)read_int();
+        o.ternary = read_int();
+        o.keys = read_int();
+        n_ops = read_int();
+        if (n_ops > MAX_OPS) return 2;
+        for (i = 0; i < n_ops; ++i) {
+            ops[i].kind = (enum bnn_channel_kind)read_int();
+            consts[i] = read_blob();
+            ops[i].c = (const float *)consts[i];
+            ops[i].c_len = read_int();
+        }
+        o.n_ops = n_ops;
+        o.ops = ops;
+        kernel = read_blob();
+        popcounts = read_blob();
+        x = read_blob();
+        x_mask = read_blob();
+        other = read_blob();
+        lo = read_blob();
+        hi = read_blob();
+        flip = read_blob();
+        o.lo = (const int32_t *)lo;
+        o.hi = (const int32_t *)hi;
+        o.flip = (const uint8_t *)flip;
+        y_bytes = read_int();
+        y_ref = (unsigned char *)malloc((size_t)y_bytes);
+        m_ref = (unsigned char *)malloc((size_t)y_bytes);
+        y_opt = (unsigned char *)malloc((size_t)y_bytes);
+        m_opt = (unsigned char *)malloc((size_t)y_bytes);
+        if (!y_ref || !m_ref || !y_opt || !m_opt) return 2;
+        /* garbage first: every output word must be written */
+        memset(y_ref, 0xA5, (size_t)y_bytes);
+        memset(m_ref, 0xA5, (size_t)y_bytes);
+        memset(y_opt, 0x5A, (size_t)y_bytes);
+        memset(m_opt, 0x5A, (size_t)y_bytes);
+        if (kind == 1) {
+            struct bnn_bconv2d L;
+            L.g = g;
+            L.pad_mode = pad_mode;
+            L.kernel = (const uint32_t *)kernel;
+            L.tap_popcounts = (const int16_t *)popcounts;
+            L.out = o;
+            bnn_ref_bconv2d(&L, (const uint32_t *)x, (const uint32_t *)x_mask, (const float *)other, y_ref,
+                            o.ternary ? (uint32_t *)(void *)m_ref : NULL);
+            bnn_bconv2d(&L, (const uint32_t *)x, (const uint32_t *)x_mask, (const float *)other, y_opt,
+                        o.ternary ? (uint32_t *)(void *)m_opt : NULL);
+        } else {
+            struct bnn_fconv2d L;
+            L.g = g;
+            L.pad_value = pad_value;
+            L.kernel = binary_kernel ? NULL : (const float *)kernel;
+            L.kernel_bits = binary_kernel ? (const uint32_t *)kernel : NULL;
+            L.out = o;
+            bnn_ref_fconv2d(&L, (const float *)x, (const float *)other, y_ref,
+                            o.ternary ? (uint32_t *)(void *)m_ref : NULL);
+            bnn_fconv2d(&L, (const float *)x, (const float *)other, y_opt, o.ternary ? (uint32_t *)(void *)m_opt : NULL);
+        }
+        write_planes(out, y_ref, m_ref, (size_t)y_bytes, o.ternary);
+        write_planes(out, y_opt, m_opt, (size_t)y_bytes, o.ternary);
+        free(y_ref);
+        free(m_ref);
+        free(y_opt);
+        free(m_opt);
+        for (i = 0; i < n_ops; ++i) free(consts[i]);
+        free(kernel);
+        free(popcounts);
+        free(x);
+        free(x_mask);
+        free(other);
+        free(lo);
+        free(hi);
+        free(flip);
+    }
+    fclose(in);
+    fclose(out);
+    return 0;
+}

@@ -1,0 +1,255 @@
+"""Random convolution / dense kernel cases for tests/c/kernel_driver.c, with
+numpy's statement of what each must compute.
+
+A case holds the layer's constants packed exactly as the compiler packs them
+(bnncompile.codegen.packing), an input, an output transform, and `expected`:
+the output planes as bytes, computed here in numpy (int32 sums, float32 chains
+one rounding per op, decisions packed with pack_rows). Float cases with
+`exact=False` use random floats: their sums depend on the summation order, so
+they are compared between kernel variants only, not with numpy.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnncompile import ir
+from bnncompile.codegen import packing
+
+BCONV, FCONV = 1, 2
+OUT_INT32, OUT_FLOAT, OUT_BITS = 0, 1, 2
+OPS = {"add": 0, "sub": 1, "rsub": 2, "mul": 3, "div": 4, "rdiv": 5, "relu": 6, "clip": 7, "add_tensor": 8}
+F32 = np.float32
+
+
+@dataclass
+class Case:
+    name: str
+    kind: int
+    geometry: list[int]
+    pad_mode: int = 0
+    pad_value: float = 0.0
+    binary_kernel: int = 0
+    out_kind: int = OUT_INT32
+    ternary_out: int = 0
+    keys: int = 0
+    ops: list = field(default_factory=list)  # (name, constants or None)
+    kernel: np.ndarray | None = None
+    tap_popcounts: np.ndarray | None = None
+    x: np.ndarray | None = None
+    x_mask: np.ndarray | None = None
+    other: np.ndarray | None = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    flip: np.ndarray | None = None
+    y_bytes: int = 0
+    expected: bytes | None = None  # None: compare variants only
+
+    @property
+    def planes(self) -> int:
+        return 2 if self.ternary_out else 1
+
+    def record(self) -> bytes:
+        def blob(a):
+            if a is None:
+                return struct.pack("<i", 0)
+            raw = np.ascontiguousarray(a).tobytes()
+            return struct.pack("<i", len(raw)) + raw
+
+        out = struct.pack("<i", self.kind) + struct.pack("<15i", *self.geometry)
+        out += struct.pack("<i", self.pad_mode) + struct.pack("<f", self.pad_value)
+        out += struct.pack("<5i", self.binary_kernel, self.out_kind, self.ternary_out, self.keys, len(self.ops))
+        for name, const in self.ops:
+            c = None if const is None else np.asarray(const, F32)
+            out += struct.pack("<i", OPS[name]) + blob(c) + struct.pack("<i", 1 if c is None else c.size)
+        for a in (self.kernel, self.tap_popcounts, self.x, self.x_mask, self.other, self.lo, self.hi, self.flip):
+            out += blob(a)
+        return out + struct.pack("<i", self.y_bytes)
+
+
+# ---------------------------------------------------------------- numpy semantics of the output transform
+
+
+def apply_ops(ops, v: np.ndarray, other: np.ndarray | None) -> np.ndarray:
+    """The float chain, float32, one rounding per op, constants per output channel (last axis)."""
+    for name, c in ops:
+        c = None if c is None else np.asarray(c, F32)
+        with np.errstate(all="ignore"):
+            if name == "add":
+                v = v + c
+            elif name == "sub":
+                v = v - c
+            elif name == "rsub":
+                v = c - v
+            elif name == "mul":
+                v = v * c
+            elif name == "div":
+                v = v / c
+            elif name == "rdiv":
+                v = c / v
+            elif name == "relu":
+                v = np.where(v > 0, v, F32(0))
+            elif name == "clip":
+                v = np.minimum(np.maximum(v, c[0]), c[1])
+            elif name == "add_tensor":
+                v = v + other
+        v = v.astype(F32)
+    return v
+
+
+def decide(v: np.ndarray, lo, hi, flip) -> tuple[np.ndarray, np.ndarray]:
+    """(sign plane, mask plane) words of packed decisions on int values v [..., O]."""
+    negative = np.where(flip.astype(bool), v >= hi, v < lo)
+    zero = (lo <= v) & (v < hi)
+    o = v.shape[-1]
+    sign = packing.pack_rows(np.where(negative, -1, 1).reshape(-1, o))
+    nonzero = packing.pack_rows(np.where(~zero | negative, -1, 1).reshape(-1, o))
+    return sign, nonzero
+
+
+def finish(case: Case, sums: np.ndarray, is_int: bool, rng) -> Case:
+    """Fills the output transform's tables and `expected` from the layer's sums [oh, ow, O]."""
+    o = sums.shape[-1]
+    if case.out_kind == OUT_INT32:
+        case.y_bytes = sums.size * 4
+        case.expected = sums.astype(np.int32).tobytes()
+        return case
+    if any(name == "add_tensor" for name, _ in case.ops):
+        case.other = rng.normal(0, 4, sums.shape).astype(F32)
+    chain = bool(case.ops) or not is_int
+    values = apply_ops(case.ops, sums.astype(F32), case.other) if chain else sums
+    # the C reads 16 lanes of per-channel tables: padded to whole blocks, as the compiler pads them
+    case.ops = [(name, c if c is None or name == "clip" else packing.padded_channels(np.asarray(c, F32), o))
+                for name, c in case.ops]
+    if case.out_kind == OUT_FLOAT:
+        case.y_bytes = values.size * 4
+        case.expected = np.asarray(values, F32).tobytes()
+        return case
+    case.keys = int(chain)
+    v = ir.float_key(values) if chain else values.astype(np.int64)
+    # thresholds near the values actually taken, so decisions go both ways
+    pick = v.reshape(-1, o)[rng.integers(0, v.size // o, o), np.arange(o)]
+    lo = pick + rng.integers(-1, 1, o)
+    hi = lo + (rng.integers(0, 3, o) if case.ternary_out else 0)
+    flip = rng.integers(0, 2, o).astype(np.uint8)
+    case.lo = packing.padded_channels(lo.astype(np.int32), o)
+    case.hi = packing.padded_channels(hi.astype(np.int32), o)
+    case.flip = packing.padded_channels(flip, o)
+    sign, nonzero = decide(v, lo, hi, flip)
+    case.y_bytes = sign.size * 4
+    case.expected = sign.tobytes() + (nonzero.tobytes() if case.ternary_out else b"")
+    return case
+
+
+# ---------------------------------------------------------------- cases
+
+
+def conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups):
+    op = ir.Conv2D(inputs=("x",), output="y", origin="t", weight=np.zeros((o, kh, kw, c // groups), F32),
+                   strides=stride, dilations=dilation, pads=pads, groups=groups)
+    oh, ow, _ = op.out_shape((h, w, c))
+    return [h, w, c, o, kh, kw, *stride, *dilation, pads[0], pads[1], oh, ow, groups], (oh, ow)
+
+
+def bconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), groups=1,
+               pad_mode=0, ternary_in=False, out_kind=OUT_INT32, ops=(), ternary_out=False) -> Case:
+    geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups)
+    signs = rng.choice([-1, 1], (o, kh, kw, c // groups)).astype(np.int8)
+    x = rng.choice([-1, 1], (h, w, c))
+    if ternary_in:
+        x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
+    op = ir.Conv2D(inputs=("x",), output="y", origin="t", signs=signs, strides=stride, dilations=dilation,
+                   pads=pads, groups=groups, pad_value=float(pad_mode), packed_input=True)
+    sums = op.reference(x[None].astype(F32))[0]
+    case = Case(name, BCONV, geometry, pad_mode=pad_mode, out_kind=out_kind, ternary_out=int(ternary_out),
+                ops=list(ops), kernel=packing.blocked_binary_kernel(signs),
+                tap_popcounts=packing.tap_popcounts(signs) if pad_mode else None,
+                x=packing.pack_rows(x), x_mask=packing.pack_rows(np.where(x != 0, -1, 1)) if ternary_in else None)
+    return finish(case, sums, True, rng)
+
+
+def fconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), groups=1,
+               binary=False, pad_value=0.0, exact=True, out_kind=OUT_FLOAT, ops=(), ternary_out=False) -> Case:
+    geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups)
+    shape = (o, kh, kw, c // groups)
+    if binary:
+        kernel = rng.choice([-1, 1], shape).astype(np.int8)
+        packed = packing.blocked_binary_kernel(kernel)
+    else:
+        kernel = (rng.integers(-4, 5, shape) if exact else rng.normal(0, 1, shape)).astype(F32)
+        packed = packing.blocked_real_kernel(kernel)
+    x = (rng.integers(-8, 9, (h, w, c)) if exact else rng.normal(0, 2, (h, w, c))).astype(F32)
+    op = ir.Conv2D(inputs=("x",), output="y", origin="t", weight=kernel.astype(F32), strides=stride,
+                   dilations=dilation, pads=pads, groups=groups, pad_value=pad_value)
+    sums = op.reference(x[None])[0]  # exact for small integers, whatever the order
+    case = Case(name + ("-exact" if exact else ""), FCONV, geometry, pad_value=pad_value, binary_kernel=int(binary),
+                out_kind=out_kind, ternary_out=int(ternary_out), ops=list(ops), kernel=packed, x=x)
+    case = finish(case, sums, False, rng)
+    if not exact:
+        case.expected = None
+    return case
+
+
+def all_cases(seed: int = 0) -> list[Case]:
+    rng = np.random.default_rng(seed)
+
+    def bn(o):
+        return [("mul", rng.normal(1, 0.5, o)), ("add", rng.normal(0, 2, o))]
+
+    cases = []
+    # binary convolutions: channel counts with tails, strides, dilation, both paddings, groups, ternary
+    for i, (c, o, k, s, d, pads, pm) in enumerate([
+        (32, 32, 3, 1, 1, (1, 1, 1, 1), 1), (32, 32, 3, 1, 1, (1, 1, 1, 1), 0), (64, 48, 3, 2, 1, (1, 1, 1, 1), 1),
+        (5, 7, 3, 1, 1, (1, 1, 1, 1), 0), (33, 17, 3, 1, 2, (2, 2, 2, 2), 1), (70, 40, 3, 2, 1, (0, 1, 1, 0), 0),
+        (100, 16, 1, 1, 1, (0, 0, 0, 0), 0), (256, 64, 3, 1, 1, (1, 1, 1, 1), 1), (16, 24, 5, 1, 1, (2, 2, 2, 2), 1),
+        (40, 9, 2, 3, 1, (0, 0, 1, 1), 0), (512, 32, 3, 1, 1, (1, 1, 1, 1), 1), (32, 16, 3, 1, 1, (3, 0, 0, 3), 1),
+    ]):
+        h, w = (7, 7) if c >= 256 else (int(rng.integers(5, 12)), int(rng.integers(5, 14)))
+        cases.append(bconv_case(rng, f"bconv{i}-c{c}-o{o}-k{k}-s{s}-d{d}-pm{pm}", h, w, c, o, k, k, (s, s), (d, d),
+                                pads, pad_mode=pm))
+    cases += [
+        bconv_case(rng, "bconv-rect-kernel", 9, 8, 24, 20, 3, 2, (2, 1), (1, 2), (1, 0, 1, 2), pad_mode=1),
+        bconv_case(rng, "bconv-pad-beyond-input", 3, 3, 32, 16, 3, 3, pads=(3, 3, 3, 3), pad_mode=1),
+        bconv_case(rng, "bconv-zero-pad-beyond-input", 3, 3, 32, 16, 3, 3, pads=(3, 3, 3, 3), pad_mode=0),
+        bconv_case(rng, "bconv-ternary", 6, 7, 45, 20, 3, 3, pads=(1, 1, 1, 1), ternary_in=True),
+        bconv_case(rng, "bconv-ternary-one-pad", 6, 7, 64, 16, 3, 3, pads=(1, 1, 1, 1), pad_mode=1, ternary_in=True),
+        bconv_case(rng, "bconv-grouped", 7, 6, 12, 6, 3, 3, pads=(0, 1, 1, 0), groups=3, ternary_in=True),
+        bconv_case(rng, "bconv-depthwise", 7, 7, 8, 8, 3, 3, pads=(1, 1, 1, 1), groups=8, pad_mode=1),
+        bconv_case(rng, "bconv-groups-aligned", 5, 5, 64, 32, 3, 3, pads=(1, 1, 1, 1), groups=2, pad_mode=1),
+        # dense layers: 1x1 convolutions of (rows x 1 x k), and a dense layer after a Flatten
+        bconv_case(rng, "dense-k257-n10", 1, 1, 257, 10, 1, 1),
+        bconv_case(rng, "dense-rows3-k64-n33", 3, 1, 64, 33, 1, 1),
+        bconv_case(rng, "dense-after-flatten", 2, 2, 20, 10, 2, 2),
+        # output transforms: bits (with flips), ternary bits, floats through a chain, residual
+        bconv_case(rng, "bconv-bits", 8, 9, 32, 32, 3, 3, pads=(1, 1, 1, 1), pad_mode=1, out_kind=OUT_BITS),
+        bconv_case(rng, "bconv-bits-o40", 6, 6, 64, 40, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_BITS),
+        bconv_case(rng, "bconv-bits-ternary", 6, 5, 33, 50, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_BITS,
+                   ternary_out=True),
+        bconv_case(rng, "bconv-float-bn-residual", 8, 8, 64, 64, 3, 3, pads=(1, 1, 1, 1), pad_mode=1,
+                   out_kind=OUT_FLOAT, ops=[("relu", None)] + bn(64) + [("add_tensor", None)]),
+        bconv_case(rng, "bconv-float-scalar-ops", 5, 5, 32, 20, 3, 3, out_kind=OUT_FLOAT,
+                   ops=[("sub", [0.5]), ("div", rng.normal(3, 1, 20)), ("clip", [-2.0, 3.0]), ("rsub", [1.0])]),
+        bconv_case(rng, "bconv-keys-ternary", 6, 6, 32, 24, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_BITS,
+                   ops=[("mul", rng.normal(0, 1, 24)), ("add", [0.25])], ternary_out=True),
+        bconv_case(rng, "dense-bits", 1, 1, 256, 256, 1, 1, out_kind=OUT_BITS),
+    ]
+    # real-valued layers: real kernel, binary kernel (BWN), depthwise, grouped, pad values
+    for exact in (True, False):
+        cases += [
+            fconv_case(rng, "fconv-stem", 11, 10, 3, 8, 3, 3, (2, 2), pads=(1, 1, 1, 1), exact=exact),
+            fconv_case(rng, "fconv-1x1", 7, 7, 40, 70, 1, 1, exact=exact, ops=bn(70)),
+            fconv_case(rng, "fconv-3x3-dil", 9, 9, 17, 33, 3, 3, dilation=(2, 1), pads=(2, 1, 2, 1), exact=exact),
+            fconv_case(rng, "fconv-bwn", 8, 8, 5, 16, 3, 3, binary=True, pads=(1, 1, 1, 1), exact=exact),
+            fconv_case(rng, "fconv-bwn-c40", 6, 6, 40, 20, 3, 3, binary=True, pads=(0, 1, 1, 0), exact=exact),
+            fconv_case(rng, "fconv-depthwise", 9, 8, 40, 40, 3, 3, (2, 2), pads=(1, 1, 1, 1), groups=40, exact=exact,
+                       ops=[bn(40)[0], ("add", [0.5])]),
+            fconv_case(rng, "fconv-grouped", 6, 6, 8, 12, 3, 3, pads=(1, 1, 1, 1), groups=4, exact=exact),
+            fconv_case(rng, "fconv-pad-value", 6, 6, 4, 5, 3, 3, pads=(1, 1, 1, 1), pad_value=1.5, exact=exact),
+            fconv_case(rng, "fconv-keys", 6, 6, 12, 20, 3, 3, pads=(1, 1, 1, 1), exact=exact, out_kind=OUT_BITS,
+                       ops=[("relu", None), ("mul", rng.normal(0, 1, 20))]),
+            fconv_case(rng, "dense-float", 1, 1, 300, 21, 1, 1, exact=exact, ops=[("add_tensor", None)]),
+            fconv_case(rng, "dense-bwn", 2, 1, 64, 40, 1, 1, binary=True, exact=exact),
+        ]
+    return cases
