@@ -1,0 +1,177 @@
+"""The state the node handlers write to while the importer walks the graph.
+
+A `Translator` keeps, for every ONNX tensor name, one of: a constant (numpy
+array), an IR tensor, or a pending comparison (`Condition`, the boolean of
+`x >= c` before a `Where` or `Cast` turns it into numbers), and appends the
+IR ops the handlers emit. The batch dimension is fixed to 1 and dropped: IR
+shapes are per sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import onnx
+
+from .. import ir
+from ..errors import BnnError
+from .loading import printable
+
+F32 = np.float32
+MAX_ELEMENTS = 1 << 28  # per tensor; beyond this no microcontroller or test makes sense
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Boolean tensor `x <cmp> c` for a scalar constant c; cmp in ge, gt, le, lt."""
+
+    tensor: str
+    cmp: str
+    const: float
+
+
+NEGATED = {"ge": "lt", "gt": "le", "le": "gt", "lt": "ge"}
+COMPARE_OPS = {"GreaterOrEqual": "ge", "Greater": "gt", "LessOrEqual": "le", "Less": "lt"}
+SWAPPED = {"ge": "le", "gt": "lt", "le": "ge", "lt": "gt"}
+
+
+class Unsupported(Exception):
+    """A node we cannot translate; collected so that one message lists all."""
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    """The node's name for messages and the C comments (made printable: it is untrusted text)."""
+    return printable(node.name or f"{node.op_type}->{node.output[0] if node.output else '?'}")
+
+
+class Translator:
+    def __init__(self, model: onnx.ModelProto, opset: int):
+        self.model = model
+        self.opset = opset
+        self.values: dict[str, object] = {}
+        self.tensors: dict[str, ir.Tensor] = {}
+        self.ops: list[ir.Op] = []
+        self.node: onnx.NodeProto | None = None
+        self._counter = 0
+
+    # ------------------------------------------------------------ emitting
+
+    def emit(self, cls, inputs: list[ir.Tensor], out: str | None = None, **attrs) -> ir.Tensor:
+        """Append an IR op; `out` names its result (default: a fresh name)."""
+        for f in fields(cls):
+            value = attrs.get(f.name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise BnnError(f"{f.name} holds NaN or infinite values", node=node_label(self.node),
+                               hint="the model's parameters must be finite")
+        if out is None:
+            self._counter += 1
+            out = f"{self.node.output[0]}::{self._counter}"
+        op = cls(inputs=tuple(t.name for t in inputs), output=out, origin=node_label(self.node), **attrs)
+        try:
+            tensor = op.output_tensor(inputs)
+        except (TypeError, ValueError) as exc:
+            raise BnnError(str(exc), node=node_label(self.node)) from None
+        if any(d <= 0 for d in tensor.shape):
+            raise BnnError(f"tensor '{out}' would have shape {tensor.shape}, with no elements",
+                           node=node_label(self.node))
+        if tensor.size > MAX_ELEMENTS:
+            raise BnnError(f"tensor '{out}' has {tensor.size} elements, too many", node=node_label(self.node))
+        self.ops.append(op)
+        self.tensors[out] = tensor
+        return tensor
+
+    def as_float(self, t: ir.Tensor) -> ir.Tensor:
+        return t if t.domain == ir.Domain.FLOAT else self.emit(ir.Cast, [t])
+
+    def bind(self, name: str, value) -> None:
+        self.values[name] = value
+
+    def rename_last(self, onnx_name: str) -> ir.Tensor:
+        """Give the last emitted op's output the ONNX name (so layer checks can find it)."""
+        op = self.ops[-1]
+        old = self.tensors.pop(op.output)
+        object.__setattr__(op, "output", onnx_name)
+        t = ir.Tensor(onnx_name, old.shape, old.domain, old.int_range)
+        self.tensors[onnx_name] = t
+        return t
+
+    def finish(self, node: onnx.NodeProto, result: ir.Tensor, index: int = 0) -> None:
+        """Bind ONNX output `index` to `result`, naming the IR tensor after it when it is fresh."""
+        name = node.output[index]
+        if self.ops and self.ops[-1].output == result.name and "::" in result.name:
+            result = self.rename_last(name)
+        self.bind(name, result)
+
+    # ------------------------------------------------------------ helpers
+
+    def per_sample_const(self, c: np.ndarray, x: ir.Tensor) -> np.ndarray:
+        """An ONNX constant broadcast against a batch-1 activation, as a per-sample array."""
+        c = np.asarray(c)
+        if c.dtype.kind not in "fiu":
+            raise Unsupported(f"constant of type {c.dtype}")
+        full_rank = len(x.shape) + 1
+        if c.ndim > full_rank or (c.ndim == full_rank and c.shape[0] != 1):
+            raise Unsupported("constant would broadcast over the batch dimension")
+        if c.ndim == full_rank:
+            c = c.reshape(c.shape[1:])
+        try:
+            grown = tuple(np.broadcast_shapes(x.shape, c.shape))
+        except ValueError:
+            raise BnnError(f"constant of shape {c.shape} does not broadcast against activation of shape {x.shape}",
+                           node=node_label(self.node)) from None
+        if grown != x.shape:
+            raise Unsupported(f"constant of shape {c.shape} would grow activation of shape {x.shape}")
+        return c.astype(F32)
+
+    def scalar(self, c: np.ndarray, what: str) -> float:
+        c = np.asarray(c)
+        if c.size == 0 or not np.all(c == c.flat[0]):
+            raise Unsupported(f"{what} must be a single value")
+        return float(c.flat[0])
+
+    def binarize_condition(self, cond: Condition) -> ir.Tensor:
+        """Bipolar tensor that is +1 exactly where `cond` holds.
+
+        For floats, x - c >= 0 iff x >= c (subtraction keeps the sign and is
+        zero only for x == c), so the comparison becomes a binarizer."""
+        x = self.as_float(self.tensors[cond.tensor])
+        c = F32(cond.const)
+        if cond.cmp in ("ge", "gt"):
+            if c != 0:
+                x = self.emit(ir.ChannelOp, [x], kind="sub", const=np.array(c, F32))
+        else:
+            x = self.emit(ir.ChannelOp, [x], kind="rsub", const=np.array(c, F32))
+        return self.emit(ir.Binarize, [x], mode="ge" if cond.cmp in ("ge", "le") else "gt")
+
+    def map_bipolar(self, s: ir.Tensor, hi: float, lo: float) -> ir.Tensor:
+        """Values hi where s is +1 and lo where s is -1, computed exactly."""
+        if (hi, lo) == (1.0, -1.0):
+            return s
+        half_span, mid = F32((hi - lo) / 2), F32((hi + lo) / 2)
+        for v, want in ((1.0, hi), (-1.0, lo)):
+            if float(F32(F32(v) * half_span) + mid) != want:
+                raise Unsupported(f"cannot map a binarizer to the values ({hi}, {lo}) exactly")
+        y = self.emit(ir.Cast, [s])
+        if half_span != 1:
+            y = self.emit(ir.ChannelOp, [y], kind="mul", const=np.array(half_span, F32))
+        if mid != 0:
+            y = self.emit(ir.ChannelOp, [y], kind="add", const=np.array(mid, F32))
+        return y
+
+    def reshape(self, x: ir.Tensor, full_shape: tuple[int, ...]) -> ir.Tensor:
+        if not full_shape or full_shape[0] != 1:
+            raise Unsupported(f"reshape to {full_shape} mixes the batch dimension with data")
+        shape = tuple(int(d) for d in full_shape[1:])
+        if shape == x.shape:
+            return x
+        if x.domain.is_packed and shape[-1:] != x.shape[-1:]:
+            x = self.emit(ir.Cast, [x])  # repacking bits is not a no-op; unpack first
+        return self.emit(ir.Reshape, [x], shape=shape)
+
+
+def attr(node: onnx.NodeProto, name: str, default=None):
+    """The value of the node's attribute `name`, or `default` when it has none."""
+    for a in node.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
