@@ -167,19 +167,37 @@ def topological_nodes(graph: onnx.GraphProto, known: set[str]) -> list[onnx.Node
                 raise BnnError(f"tensor '{printable(o)}' is produced twice (by this node and by "
                                f"{'an initializer or the input' if o in known else repr(node_label(producer[o]))})",
                                node=node_label(n))
-    ordered: list[onnx.NodeProto] = []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            missing = sorted({i for n in pending for i in n.input if i not in available
-                              and not any(i in m.output for m in pending)})
-            if missing:
-                raise BnnError(f"tensor '{missing[0]}' is used but never produced (missing initializer?)",
-                               node=node_label(next(n for n in pending if missing[0] in n.input)))
-            raise BnnError("the graph has a cycle", node=node_label(pending[0]))
-        ready_ids = {id(n) for n in ready}
-        for n in ready:
-            ordered.append(n)
-            available.update(n.output)
-        pending = [n for n in pending if id(n) not in ready_ids]
-    return ordered
+    # Kahn's algorithm in O(nodes + edges). A node's wave is one more than the
+    # latest wave among the producers of its inputs; nodes are returned by wave,
+    # in file order within a wave (the order of the earlier wave-by-wave walk).
+    users: dict[str, list[int]] = {}
+    waiting = [0] * len(pending)
+    missing: set[str] = set()
+    for k, n in enumerate(pending):
+        for i in set(n.input):
+            if i in available:
+                continue
+            if i not in producer:
+                missing.add(i)
+            users.setdefault(i, []).append(k)
+            waiting[k] += 1
+    if missing:
+        first = min(missing)
+        raise BnnError(f"tensor '{printable(first)}' is used but never produced (missing initializer?)",
+                       node=node_label(next(n for n in pending if first in n.input)))
+    wave = [0] * len(pending)
+    ready = [k for k in range(len(pending)) if waiting[k] == 0]
+    done = 0
+    while done < len(ready):
+        k = ready[done]
+        done += 1
+        for o in dict.fromkeys(pending[k].output):
+            for user in users.get(o, ()) if o else ():
+                wave[user] = max(wave[user], wave[k] + 1)
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
+    if len(ready) < len(pending):
+        stuck = min(set(range(len(pending))) - set(ready))
+        raise BnnError("the graph has a cycle", node=node_label(pending[stuck]))
+    return [pending[k] for k in sorted(range(len(pending)), key=lambda k: (wave[k], k))]

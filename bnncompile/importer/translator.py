@@ -8,7 +8,7 @@ shapes are per sample.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -53,29 +53,36 @@ class Translator:
         self.ops: list[ir.Op] = []
         self.node: onnx.NodeProto | None = None
         self._counter = 0
+        self._label_of: onnx.NodeProto | None = None
+        self._label = ""
 
     # ------------------------------------------------------------ emitting
 
+    @property
+    def label(self) -> str:
+        """node_label of the node being translated (computed once per node)."""
+        if self._label_of is not self.node:
+            self._label_of, self._label = self.node, node_label(self.node)
+        return self._label
+
     def emit(self, cls, inputs: list[ir.Tensor], out: str | None = None, **attrs) -> ir.Tensor:
         """Append an IR op; `out` names its result (default: a fresh name)."""
-        for f in fields(cls):
-            value = attrs.get(f.name)
+        for key, value in attrs.items():
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                raise BnnError(f"{f.name} holds NaN or infinite values", node=node_label(self.node),
+                raise BnnError(f"{key} holds NaN or infinite values", node=self.label,
                                hint="the model's parameters must be finite")
         if out is None:
             self._counter += 1
             out = f"{self.node.output[0]}::{self._counter}"
-        op = cls(inputs=tuple(t.name for t in inputs), output=out, origin=node_label(self.node), **attrs)
+        op = cls(inputs=tuple(t.name for t in inputs), output=out, origin=self.label, **attrs)
         try:
             tensor = op.output_tensor(inputs)
         except (TypeError, ValueError) as exc:
-            raise BnnError(str(exc), node=node_label(self.node)) from None
+            raise BnnError(str(exc), node=self.label) from None
         if any(d <= 0 for d in tensor.shape):
-            raise BnnError(f"tensor '{out}' would have shape {tensor.shape}, with no elements",
-                           node=node_label(self.node))
+            raise BnnError(f"tensor '{out}' would have shape {tensor.shape}, with no elements", node=self.label)
         if tensor.size > MAX_ELEMENTS:
-            raise BnnError(f"tensor '{out}' has {tensor.size} elements, too many", node=node_label(self.node))
+            raise BnnError(f"tensor '{out}' has {tensor.size} elements, too many", node=self.label)
         self.ops.append(op)
         self.tensors[out] = tensor
         return tensor

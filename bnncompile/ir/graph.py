@@ -17,7 +17,9 @@ BIPOLAR and TERNARY (the values themselves) and int64 for INT.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -43,7 +45,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def channels(self) -> int:
@@ -100,14 +102,25 @@ class Graph:
     def replace(self, **changes) -> "Graph":
         return replace(self, **changes)
 
-    def producer(self, tensor: str) -> Op | None:
+    @cached_property
+    def _producers(self) -> dict[str, Op]:
+        return {op.output: op for op in self.ops}
+
+    @cached_property
+    def _consumers(self) -> dict[str, list[Op]]:
+        users: dict[str, list[Op]] = {}
         for op in self.ops:
-            if op.output == tensor:
-                return op
-        return None
+            for name in dict.fromkeys(op.inputs):
+                users.setdefault(name, []).append(op)
+        return users
+
+    # The indexes are built once per graph (a Graph never changes), so a pass
+    # that asks about every tensor stays linear in the size of the graph.
+    def producer(self, tensor: str) -> Op | None:
+        return self._producers.get(tensor)
 
     def consumers(self, tensor: str) -> list[Op]:
-        return [op for op in self.ops if tensor in op.inputs]
+        return list(self._consumers.get(tensor, ()))
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

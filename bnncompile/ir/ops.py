@@ -180,8 +180,9 @@ class ChannelOp(Op):
     def output_tensor(self, inputs):
         if inputs[0].domain != Domain.FLOAT:
             raise TypeError("ChannelOp takes a FLOAT input")
-        shape = np.broadcast_shapes(inputs[0].shape, self.const.shape)
-        return Tensor(self.output, tuple(shape), Domain.FLOAT)
+        x, c = inputs[0].shape, self.const.shape
+        shape = x if c == () or c == x else tuple(np.broadcast_shapes(x, c))
+        return Tensor(self.output, shape, Domain.FLOAT)
 
     def apply(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """The arithmetic in the precision of x and c (float64 for error bounds)."""
