@@ -13,7 +13,7 @@ from onnx import numpy_helper
 
 from .. import ir
 from ..errors import BnnError
-from .folding import fold_node
+from .folding import fold_within_budget
 from .handlers import HANDLERS
 from .loading import check_types, printable
 from .qonnx_ops import QONNX_DOMAINS
@@ -59,29 +59,10 @@ def translate_node(t: Translator, node: onnx.NodeProto) -> None:
         _translate(t, node, ins)
 
 
-def _folded_size(node: onnx.NodeProto, ins: list) -> float:
-    """Elements the ops that make big constants from small ones would allocate (0: not one of them)."""
-    try:
-        if node.op_type == "ConstantOfShape":
-            return float(np.prod(ins[0].astype(np.float64)))
-        if node.op_type == "Expand":
-            return float(np.prod(np.broadcast_shapes(ins[0].shape, tuple(int(d) for d in ins[1])), dtype=np.float64))
-        if node.op_type == "Tile":
-            return ins[0].size * float(np.prod(ins[1].astype(np.float64)))
-        if node.op_type == "Range":
-            return float((ins[1].astype(np.float64) - ins[0]) / ins[2])
-    except Exception:  # malformed: the evaluator says what is wrong
-        pass
-    return 0.0
-
-
 def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
     if all(v is None or isinstance(v, np.ndarray) for v in ins):
-        if _folded_size(node, ins) > MAX_ELEMENTS:
-            raise BnnError(f"{node.op_type} on constants would make {_folded_size(node, ins):.3g} elements, too many",
-                           node=node_label(node))
         try:
-            folded = fold_node(node, ins, t.opset)
+            folded = fold_within_budget(node, ins, t.opset, t.fold_budget, node_label(node))
         except (ValueError, TypeError, IndexError) as exc:  # QONNX numpy semantics on ill-shaped constants
             raise BnnError(f"cannot evaluate {node.op_type} on constants: {exc}", node=node_label(node)) from None
         for name, value in zip(node.output, folded):

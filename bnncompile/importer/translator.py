@@ -15,19 +15,22 @@ import onnx
 
 from .. import ir
 from ..errors import BnnError
+from ..limits import WEIGHTS
+from .folding import FoldBudget
 from .loading import printable
 
 F32 = np.float32
 MAX_ELEMENTS = 1 << 28  # per tensor; beyond this no microcontroller or test makes sense
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Condition:
-    """Boolean tensor `x <cmp> c` for a scalar constant c; cmp in ge, gt, le, lt."""
+    """Boolean tensor `x <cmp> c`; cmp in ge, gt, le, lt. `const` is a per-sample
+    array broadcasting against x without growing it, in x's precision."""
 
     tensor: str
     cmp: str
-    const: float
+    const: np.ndarray
 
 
 NEGATED = {"ge": "lt", "gt": "le", "le": "gt", "lt": "ge"}
@@ -53,6 +56,8 @@ class Translator:
         self.ops: list[ir.Op] = []
         self.node: onnx.NodeProto | None = None
         self._counter = 0
+        self.fold_budget = FoldBudget()
+        self.weights = 0  # values of all Dense/Conv2D weights emitted so far
         self._label_of: onnx.NodeProto | None = None
         self._label = ""
 
@@ -83,12 +88,17 @@ class Translator:
             raise BnnError(f"tensor '{out}' would have shape {tensor.shape}, with no elements", node=self.label)
         if tensor.size > MAX_ELEMENTS:
             raise BnnError(f"tensor '{out}' has {tensor.size} elements, too many", node=self.label)
+        weight = getattr(op, "weight", None)
+        if weight is not None:
+            self.weights += int(weight.size)
+            WEIGHTS.check(self.weights, "the dense and convolution weights of this model", node=self.label)
         self.ops.append(op)
         self.tensors[out] = tensor
         return tensor
 
     def as_float(self, t: ir.Tensor) -> ir.Tensor:
-        return t if t.domain == ir.Domain.FLOAT else self.emit(ir.Cast, [t])
+        """Real values of t: INT and binarized tensors are cast to float32; FLOAT64 stays."""
+        return t if t.domain.is_real else self.emit(ir.Cast, [t])
 
     def bind(self, name: str, value) -> None:
         self.values[name] = value
@@ -112,7 +122,9 @@ class Translator:
     # ------------------------------------------------------------ helpers
 
     def per_sample_const(self, c: np.ndarray, x: ir.Tensor) -> np.ndarray:
-        """An ONNX constant broadcast against a batch-1 activation, as a per-sample array."""
+        """An ONNX constant broadcast against a batch-1 activation, as a per-sample array
+        in the activation's precision (float64 for a FLOAT64 tensor, else float32).
+        A constant that would make the result larger than x is refused."""
         c = np.asarray(c)
         if c.dtype.kind not in "fiu":
             raise Unsupported(f"constant of type {c.dtype}")
@@ -128,7 +140,7 @@ class Translator:
                            node=node_label(self.node)) from None
         if grown != x.shape:
             raise Unsupported(f"constant of shape {c.shape} would grow activation of shape {x.shape}")
-        return c.astype(F32)
+        return c.astype(np.float64 if x.domain == ir.Domain.FLOAT64 else F32)
 
     def scalar(self, c: np.ndarray, what: str) -> float:
         c = np.asarray(c)
@@ -142,27 +154,28 @@ class Translator:
         For floats, x - c >= 0 iff x >= c (subtraction keeps the sign and is
         zero only for x == c), so the comparison becomes a binarizer."""
         x = self.as_float(self.tensors[cond.tensor])
-        c = F32(cond.const)
+        c = cond.const
         if cond.cmp in ("ge", "gt"):
-            if c != 0:
-                x = self.emit(ir.ChannelOp, [x], kind="sub", const=np.array(c, F32))
+            if np.any(c != 0):
+                x = self.emit(ir.ChannelOp, [x], kind="sub", const=c)
         else:
-            x = self.emit(ir.ChannelOp, [x], kind="rsub", const=np.array(c, F32))
+            x = self.emit(ir.ChannelOp, [x], kind="rsub", const=c)
         return self.emit(ir.Binarize, [x], mode="ge" if cond.cmp in ("ge", "le") else "gt")
 
-    def map_bipolar(self, s: ir.Tensor, hi: float, lo: float) -> ir.Tensor:
-        """Values hi where s is +1 and lo where s is -1, computed exactly."""
-        if (hi, lo) == (1.0, -1.0):
+    def map_bipolar(self, s: ir.Tensor, hi: float, lo: float, dtype=F32) -> ir.Tensor:
+        """Values hi where s is +1 and lo where s is -1, computed exactly, in
+        float32 or (dtype float64, an ONNX double) float64."""
+        if (hi, lo) == (1.0, -1.0) and dtype == F32:
             return s
-        half_span, mid = F32((hi - lo) / 2), F32((hi + lo) / 2)
+        half_span, mid = dtype((hi - lo) / 2), dtype((hi + lo) / 2)
         for v, want in ((1.0, hi), (-1.0, lo)):
-            if float(F32(F32(v) * half_span) + mid) != want:
+            if float(dtype(dtype(v) * half_span) + mid) != want:
                 raise Unsupported(f"cannot map a binarizer to the values ({hi}, {lo}) exactly")
-        y = self.emit(ir.Cast, [s])
+        y = self.emit(ir.Cast, [s], to=ir.Domain.FLOAT64 if dtype == np.float64 else ir.Domain.FLOAT)
         if half_span != 1:
-            y = self.emit(ir.ChannelOp, [y], kind="mul", const=np.array(half_span, F32))
+            y = self.emit(ir.ChannelOp, [y], kind="mul", const=np.array(half_span, dtype))
         if mid != 0:
-            y = self.emit(ir.ChannelOp, [y], kind="add", const=np.array(mid, F32))
+            y = self.emit(ir.ChannelOp, [y], kind="add", const=np.array(mid, dtype))
         return y
 
     def reshape(self, x: ir.Tensor, full_shape: tuple[int, ...]) -> ir.Tensor:

@@ -5,6 +5,9 @@ Tensors are per-sample (the batch dimension is dropped by the importer) and
 row-major in the ONNX model's own layout. Each tensor carries a value domain:
 
 - `FLOAT`   float32
+- `FLOAT64` float64, between an ONNX Cast to DOUBLE and the next binarizer or
+            Cast back to float: computed in float64 as onnxruntime does; the
+            C never holds it (such ops fold into thresholds or are refused)
 - `INT`     int32 accumulator of a binary layer; `int_range` (lo, hi, step)
             lists every value it can take, which is what makes exact
             threshold folding possible
@@ -12,7 +15,8 @@ row-major in the ONNX model's own layout. Each tensor carries a value domain:
 - `TERNARY` {-1,0,+1}, a sign bit plus a non-zero mask bit per value
 
 The numpy representation used by op references is float32 for FLOAT,
-BIPOLAR and TERNARY (the values themselves) and int64 for INT.
+BIPOLAR and TERNARY (the values themselves), float64 for FLOAT64 and int64
+for INT.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import numpy as np
 
 class Domain(enum.Enum):
     FLOAT = "float32"
+    FLOAT64 = "float64"
     INT = "int32"
     BIPOLAR = "bipolar"
     TERNARY = "ternary"
@@ -34,6 +39,15 @@ class Domain(enum.Enum):
     @property
     def is_packed(self) -> bool:
         return self in (Domain.BIPOLAR, Domain.TERNARY)
+
+    @property
+    def is_real(self) -> bool:
+        return self in (Domain.FLOAT, Domain.FLOAT64)
+
+    @property
+    def numpy_dtype(self):
+        """dtype of the numpy representation of a real tensor (float32 or float64)."""
+        return np.float64 if self == Domain.FLOAT64 else np.float32
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,16 @@ class Tensor:
     @property
     def rows(self) -> int:
         return self.size // max(self.channels, 1)
+
+    @property
+    def storage_bytes(self) -> int:
+        """Bytes the C keeps this tensor in: bits packed 32 to a uint32_t word
+        along the innermost axis (ternary: a sign plane and a mask plane),
+        4 bytes per float32 or int32 value, 8 per float64."""
+        if self.domain.is_packed:
+            planes = 2 if self.domain == Domain.TERNARY else 1
+            return 4 * self.rows * ((self.channels + 31) // 32) * planes
+        return (8 if self.domain == Domain.FLOAT64 else 4) * self.size
 
 
 @dataclass(frozen=True, eq=False)

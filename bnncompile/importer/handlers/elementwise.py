@@ -16,6 +16,8 @@ def h_batchnorm(t: Translator, node, ins):
     if not isinstance(x, ir.Tensor) or not all(isinstance(p, np.ndarray) for p in (scale, bias, mean, var)):
         raise Unsupported("BatchNormalization parameters must be constants")
     x = t.as_float(x)
+    if x.domain != ir.Domain.FLOAT:
+        raise Unsupported("BatchNormalization in double precision")
     for what, p in zip(("scale", "B", "input_mean", "input_var"), (scale, bias, mean, var)):
         if p.shape != (x.shape[0],):
             raise BnnError(f"BatchNormalization {what} has shape {p.shape}, not ({x.shape[0]},) for "
@@ -46,14 +48,18 @@ def arith(kind_x_c: str, kind_c_x: str):
         else:
             raise Unsupported("elementwise op between two activations")
         x = t.as_float(x)
-        t.finish(node, t.emit(ir.ChannelOp, [x], kind=kind, const=t.per_sample_const(c, x)))
+        c = t.per_sample_const(c, x)
+        if kind == "div" and np.any(c == 0):
+            raise BnnError("division by a constant 0: onnxruntime gives infinity or NaN there",
+                           node=node_label(node), hint="the model's parameters must make finite values")
+        t.finish(node, t.emit(ir.ChannelOp, [x], kind=kind, const=c))
 
     return handler
 
 
 def h_neg(t: Translator, node, ins):
     x = t.as_float(ins[0])
-    t.finish(node, t.emit(ir.ChannelOp, [x], kind="mul", const=np.array(-1, F32)))
+    t.finish(node, t.emit(ir.ChannelOp, [x], kind="mul", const=np.array(-1, x.domain.numpy_dtype)))
 
 
 def h_relu(t: Translator, node, ins):

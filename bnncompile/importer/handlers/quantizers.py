@@ -7,7 +7,7 @@ import onnx
 
 from ... import ir
 from ...errors import BnnError
-from ..translator import COMPARE_OPS, NEGATED, SWAPPED, Condition, Translator, Unsupported, attr, node_label
+from ..translator import COMPARE_OPS, F32, NEGATED, SWAPPED, Condition, Translator, Unsupported, attr, node_label
 
 
 def h_sign(t: Translator, node, ins):
@@ -28,11 +28,13 @@ def h_compare(t: Translator, node, ins):
     a, b = ins
     cmp = COMPARE_OPS[node.op_type]
     if isinstance(a, ir.Tensor) and isinstance(b, np.ndarray):
-        t.bind(node.output[0], Condition(a.name, cmp, t.scalar(b, "comparison constant")))
+        x, c = a, b
     elif isinstance(b, ir.Tensor) and isinstance(a, np.ndarray):
-        t.bind(node.output[0], Condition(b.name, SWAPPED[cmp], t.scalar(a, "comparison constant")))
+        x, c, cmp = b, a, SWAPPED[cmp]
     else:
         raise Unsupported("comparison must be between an activation and a constant")
+    # per_sample_const refuses a constant that broadcasts the result larger than x
+    t.bind(node.output[0], Condition(x.name, cmp, t.per_sample_const(c, x)))
 
 
 def h_not(t: Translator, node, ins):
@@ -46,8 +48,14 @@ def h_where(t: Translator, node, ins):
     cond, hi, lo = ins
     if not isinstance(cond, Condition) or not isinstance(hi, np.ndarray) or not isinstance(lo, np.ndarray):
         raise Unsupported("only Where(activation compared with a constant, constant, constant) is supported")
+    x = t.tensors[cond.tensor]
+    for value in (hi, lo):  # the result must keep x's shape: refuse values that would grow it
+        t.per_sample_const(value, x)
+    if hi.dtype.kind != "f" or lo.dtype != hi.dtype:
+        raise Unsupported(f"Where values of types {hi.dtype} and {lo.dtype} (float32 or float64 needed)")
+    dtype = np.float64 if hi.dtype == np.float64 else F32
     s = t.binarize_condition(cond)
-    t.finish(node, t.map_bipolar(s, t.scalar(hi, "Where value"), t.scalar(lo, "Where value")))
+    t.finish(node, t.map_bipolar(s, t.scalar(hi, "Where value"), t.scalar(lo, "Where value"), dtype))
 
 
 def h_cast(t: Translator, node, ins):
@@ -58,7 +66,13 @@ def h_cast(t: Translator, node, ins):
     if to not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
         name = onnx.TensorProto.DataType.Name(to) if to in onnx.TensorProto.DataType.values() else to
         raise Unsupported(f"Cast to {name}")
+    double = to == onnx.TensorProto.DOUBLE
     if isinstance(x, Condition):
-        t.finish(node, t.map_bipolar(t.binarize_condition(x), 1.0, 0.0))
+        t.finish(node, t.map_bipolar(t.binarize_condition(x), 1.0, 0.0, np.float64 if double else F32))
+    elif double and x.domain != ir.Domain.FLOAT64:
+        # onnxruntime computes the ops after this in float64: so do the references
+        t.finish(node, t.emit(ir.Cast, [x], to=ir.Domain.FLOAT64))
+    elif not double and x.domain == ir.Domain.FLOAT64:
+        t.finish(node, t.emit(ir.Cast, [x], to=ir.Domain.FLOAT))
     else:
         t.bind(node.output[0], x)

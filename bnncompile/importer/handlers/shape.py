@@ -103,7 +103,23 @@ def h_transpose(t: Translator, node, ins):
 
 
 def h_dropout(t: Translator, node, ins):
-    t.bind(node.output[0], ins[0])
+    """Inference-mode Dropout is the identity and its mask all true; training
+    mode drops values at random, which no compiled model can reproduce."""
+    training = ins[2] if len(ins) > 2 else None
+    if training is not None:
+        if not isinstance(training, np.ndarray):
+            raise Unsupported("Dropout whose training_mode is computed from the input")
+        if training.size != 1:
+            raise BnnError(f"Dropout training_mode must be a single boolean, not of shape {training.shape}",
+                           node=node_label(node))
+        if bool(training.reshape(-1)[0]):
+            raise BnnError("Dropout with training_mode=True drops values at random; a compiled model cannot "
+                           "reproduce that", node=node_label(node),
+                           hint="export the model in eval/inference mode")
+    x = ins[0]
+    t.bind(node.output[0], x)
+    if len(node.output) > 1 and node.output[1]:
+        t.bind(node.output[1], np.ones((1,) + x.shape, dtype=bool))
 
 
 def h_concat(t: Translator, node, ins):
