@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("-o", "--output", required=True, metavar="DIR")
     c.add_argument("--name", help="C prefix (default: from the file name)")
-    v = sub.add_parser("verify", help="build the C, run it beside the reference, exit 0 if it matches")
+    v = sub.add_parser("verify", help="build the C, run it beside the reference: exit 0 PASS, 1 FAIL, "
+                                      "4 INCONCLUSIVE (samples set aside at float ties or rounding ambiguity)")
     v.add_argument("model")
     v.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     v.add_argument("--samples", type=int, default=100, help="random samples when no --inputs (default 100)")
@@ -59,15 +62,22 @@ def cmd_report(args) -> int:
 
 
 def sample_inputs(args, compiled):
-    """--inputs X.npy in the model's input layout, else --samples random inputs."""
-    from .inputs import load_inputs, random_inputs
+    """--inputs X.npy in the model's input layout (or flat rows, with a note on
+    stderr), else --samples random inputs; streamed in batches (inputs.Samples)."""
+    from .inputs import load_inputs, random_samples
+    from .limits import SAMPLES
 
     shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
     if args.inputs:
-        return load_inputs(args.inputs, shape)
-    if args.samples < 1:
-        raise BnnError("--samples must be at least 1")
-    return random_inputs(shape, args.samples)
+        samples, note = load_inputs(args.inputs, shape)
+        if note:
+            print(f"bnncompile: note: {note}", file=sys.stderr)
+    else:
+        if args.samples < 1:
+            raise BnnError("--samples must be at least 1")
+        samples = random_samples(shape, args.samples)
+    SAMPLES.check(len(samples), "verifying this many samples")
+    return samples
 
 
 def cmd_golden(args) -> int:
@@ -76,7 +86,7 @@ def cmd_golden(args) -> int:
     from .validate import ATOL, RTOL, Reference
 
     compiled = compile_to_memory(args.model, name=args.name)
-    x = sample_inputs(args, compiled)
+    x = sample_inputs(args, compiled).array()
     reference = Reference(args.model)
     y = reference.run(x)[reference.model.output_names[0]]
     write_golden(compiled.files, compiled.plan.name, x, y, args.output, args.target, ATOL, RTOL)
@@ -97,37 +107,77 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def load_generated(folder: Path, compiled) -> dict[str, str]:
-    """The files of an earlier `compile` of the same model, checked by its banner hash."""
-    files = {}
-    for name in compiled.files:
+BANNER_SHA = re.compile(r"^ \*   sha256:   ([0-9a-f]{64})$", re.M)
+
+
+def banner_sha256(text: str) -> str | None:
+    """The sha256 field of a generated file's provenance banner (templates/banner.j2)."""
+    found = BANNER_SHA.search(text[:2000])
+    return found[1] if found else None
+
+
+def diff_generated(folder: Path, compiled) -> list[str]:
+    """Differences between the files in `folder` and those bnncompile generates for
+    this model now, one line each (file, first changed line). A banner naming
+    another model's sha256 is an error of its own."""
+    header = folder / f"{compiled.plan.name}.h"
+    if header.is_file():
+        sha = banner_sha256(header.read_text(errors="replace"))
+        if sha is not None and sha != compiled.info.sha256:
+            raise BnnError(f"the C in '{folder}' was generated from a different model (its banner says sha256 "
+                           f"{sha[:12]}..., this model is {compiled.info.sha256[:12]}...)",
+                           hint="recompile it from this model")
+    differences = []
+    for name, text in sorted(compiled.files.items()):
         path = folder / name
         if not path.is_file():
-            raise BnnError(f"'{path}' is missing", hint="compile with the same --name into that folder")
-        files[name] = path.read_text()
-    header = files[f"{compiled.plan.name}.h"]
-    if compiled.info.sha256 not in header:
-        raise BnnError(f"the C in '{folder}' was generated from a different model (its banner lacks sha256 "
-                       f"{compiled.info.sha256[:12]}...)", hint="recompile it from this model")
-    return files
+            differences.append(f"{path}: missing")
+            continue
+        have, want = path.read_text(errors="replace").splitlines(), text.splitlines()
+        for line, (a, b) in enumerate(zip(have, want), start=1):
+            if a != b:
+                differences.append(f"{path}:{line}: is {a.strip()[:100]!r}, bnncompile generates {b.strip()[:100]!r}")
+                break
+        else:
+            if len(have) != len(want):
+                line = min(len(have), len(want)) + 1
+                differences.append(f"{path}:{line}: has {len(have)} lines, bnncompile generates {len(want)}")
+    return differences
 
 
 def cmd_verify(args) -> int:
     from .compiler import compile_to_memory
-    from .validate import format_layers, verify
+    from .validate import ProgressPrinter, format_layers, verify
 
     compiled = compile_to_memory(args.model, name=args.name)
+    print_notes(compiled.graph)
     if args.c_dir:
-        compiled.files = load_generated(Path(args.c_dir), compiled)
-    report = verify(compiled, sample_inputs(args, compiled))
+        differences = diff_generated(Path(args.c_dir), compiled)
+        if differences:
+            print(f"FAIL: the C in {args.c_dir}/ is not what bnncompile generates for this model "
+                  f"({len(differences)} file(s) differ; no sample was run):")
+            print("\n".join(f"  {d}" for d in differences))
+            return 1
+    samples = sample_inputs(args, compiled)
+    report = verify(compiled, samples, progress=ProgressPrinter(len(samples), sys.stderr))
     if args.layers:
         print(format_layers(report))
     print(report.verdict())
-    return 0 if report.ok else 1
+    return report.exit_code
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every `finally` cleans up
+    (compile's staging folder, verify's temporary build folder)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return {"compile": cmd_compile, "verify": cmd_verify, "golden": cmd_golden,
                 "report": cmd_report}[args.command](args)
@@ -136,14 +186,30 @@ def main(argv=None) -> int:
             raise
         print(f"bnncompile: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system said no: unwritable -o, a full disk, a name too long
+        if args.debug:
+            raise
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"bnncompile: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print("bnncompile: error: out of memory (the model or the inputs are too large for this machine; "
+              "see the README's limits)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 128 + signal.SIGTERM
     except Exception as exc:  # a bug in bnncompile, not in the model: still no traceback by default
         if args.debug:
             raise
         print(f"bnncompile: internal error: {exc.__class__.__name__}: {exc} "
               f"(please report it; --debug shows the traceback)", file=sys.stderr)
         return 3
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
