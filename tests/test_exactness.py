@@ -5,7 +5,8 @@ rounding more or less, or float32 instead of float64, changes the decision at
 a reachable accumulator value. The inputs enumerate *every* value each
 channel's accumulator can take, and the C must give onnxruntime's bits on all
 of them. Each test also shows that the simpler model the compiler used before
-would have differed, so it cannot pass by accident.
+would have differed, so it cannot pass by accident. The C of every model that
+compiles here is built with -Werror and run under UBSan.
 """
 from __future__ import annotations
 
@@ -48,9 +49,13 @@ def every_accumulator_value(w: np.ndarray) -> np.ndarray:
     return np.asarray(rows, F32)
 
 
+# Every model here is also built with -Werror (NativeModel's flags) and run under UBSan.
+UBSAN = ("-fsanitize=undefined", "-fno-sanitize-recover=all")
+
+
 def c_outputs(path, x: np.ndarray) -> tuple[np.ndarray, object]:
     compiled = compile_to_memory(path)
-    native = NativeModel(compiled.files, compiled.plan)
+    native = NativeModel(compiled.files, compiled.plan, extra_flags=UBSAN)
     try:
         return native.run(x), compiled
     finally:

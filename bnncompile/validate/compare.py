@@ -222,7 +222,10 @@ class _Judge:
                 for i in np.flatnonzero(per_sample):
                     first_diff.setdefault(int(i), (s["index"], diff[i]))
             elif c_vals.size:
-                row.max_abs_err = max(row.max_abs_err, float(np.max(np.abs(c_vals.astype(np.float64) - r_vals))))
+                c64, r64 = c_vals.astype(np.float64), r_vals.astype(np.float64)
+                with np.errstate(invalid="ignore"):
+                    gap = np.where((c64 == r64) | (np.isnan(c64) & np.isnan(r64)), 0.0, np.abs(c64 - r64))
+                row.max_abs_err = max(row.max_abs_err, float(np.max(np.where(np.isnan(gap), np.inf, gap))))
         set_aside = np.zeros(n, bool)
         for i, (index, diff) in sorted(first_diff.items()):
             verdict, margin, ties = self._classify(x[i], ref, i, steps[index]["out"], diff)
@@ -239,10 +242,13 @@ class _Judge:
                 self.ambiguous.append(base + i)
                 self.margins.append(margin)
         judged = ~set_aside
-        err = np.abs(c_out.astype(np.float64) - r_out)
+        c64, r64 = c_out.astype(np.float64), r_out.astype(np.float64)
+        same = (c64 == r64) | (np.isnan(c64) & np.isnan(r64))  # equal infinities and NaNs included
+        with np.errstate(invalid="ignore"):
+            err = np.where(same, 0.0, np.abs(c64 - r64))
         if judged.any():
-            self.max_err = max(self.max_err, float(err[judged].max()))
-            self.tol_ok &= bool(np.all(err[judged] <= ATOL + RTOL * np.abs(r_out[judged])))
+            self.max_err = max(self.max_err, float(np.nanmax(np.where(np.isnan(err), np.inf, err)[judged])))
+            self.tol_ok &= bool(np.all((err <= ATOL + RTOL * np.abs(r64))[judged]))
             flat_c, flat_r = c_out.reshape(n, -1), r_out.reshape(n, -1)
             self.agree += int(np.sum((flat_c.argmax(axis=1) == flat_r.argmax(axis=1))[judged]))
         self.samples += n
