@@ -19,26 +19,28 @@ from .errors import BnnError
 @dataclass(frozen=True)
 class Limit:
     env: str  # environment variable that overrides the default
-    default: int
+    default: int | float  # a float default takes fractional values
     unit: str
 
-    def value(self) -> int:
+    def value(self) -> int | float:
         text = os.environ.get(self.env)
         if text is None or text == "":
             return self.default
         try:
-            value = int(float(text))
-        except ValueError:
-            raise BnnError(f"{self.env}={text!r} is not a number") from None
-        if value <= 0:
-            raise BnnError(f"{self.env}={text!r} must be positive")
+            value = float(text) if isinstance(self.default, float) else int(float(text))
+        except (ValueError, OverflowError):
+            raise BnnError(f"{self.env}={text!r} is not a finite number") from None
+        if not 0 < value < float("inf"):
+            raise BnnError(f"{self.env}={text!r} must be a positive finite number")
         return value
 
     def check(self, amount: float, what: str, node: str | None = None) -> None:
         """Raise the error for `what` needing `amount` units when that is over the limit."""
         limit = self.value()
         if amount > limit:
-            raise BnnError(f"{what} needs {amount:,.0f} {self.unit}, more than the limit of {limit:,}",
+            shown = f"{amount:,.0f}" if float(amount).is_integer() or amount >= 100 else f"{amount:,.1f}"
+            cap = f"{limit:g}" if isinstance(limit, float) else f"{limit:,}"
+            raise BnnError(f"{what} needs {shown} {self.unit}, more than the limit of {cap}",
                            node=node, hint=f"set {self.env} to raise the limit")
 
 
@@ -47,7 +49,7 @@ FOLD_ELEMENTS = Limit("BNN_MAX_FOLD_ELEMENTS", 1 << 28, "elements")
 # Constant folding: multiply-adds of one MatMul/Gemm/Conv/Einsum-like op on constants.
 FOLD_MACS = Limit("BNN_MAX_FOLD_MACS", 1 << 32, "multiply-adds")
 # Constant folding: wall-clock seconds for all of it (checked between nodes).
-FOLD_SECONDS = Limit("BNN_MAX_FOLD_SECONDS", 60, "seconds")
+FOLD_SECONDS = Limit("BNN_MAX_FOLD_SECONDS", 60.0, "seconds")
 # Threshold derivation: accumulator values x channels evaluated for one binarizer.
 THRESHOLD_EVALS = Limit("BNN_MAX_THRESHOLD_EVALS", 1 << 27, "evaluations")
 # Values of all initializers of the model file (checked before external data is

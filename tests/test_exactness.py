@@ -264,3 +264,20 @@ def test_per_channel_comparison_constants_are_exact(tmp_path):
     x = np.concatenate([rng.normal(size=(50, 10)), np.tile(c, (3, 1)) + [[0], [1e-7], [-1e-7]]]).astype(F32)
     got, _ = c_outputs(b.save(tmp_path / "m.onnx"), x)
     assert np.array_equal(got, ort_run(b.model(), x))
+
+
+def test_verify_passes_these_models_on_every_accumulator_value(tmp_path):
+    """verify judges the exactly modelled classes PASS (every sample judged), and
+    does not crash on them."""
+    from bnncompile.validate import verify
+
+    rng = np.random.default_rng(12)
+    w = signs(rng, (40, 16))
+    alpha, beta = F32(0.1), F32(0.7071068)
+    models = {"gemm": gemm_model(w, alpha, beta, near_rounding_ties(rng, w, alpha, beta)),
+              "double": double_model(w, -(rng.integers(-20, 21, 16) * 2) + rng.choice([-1e-12, 1e-12], 16),
+                                     rng.uniform(0.5, 2, 16))}
+    x = every_accumulator_value(w)
+    for name, b in models.items():
+        report = verify(compile_to_memory(b.save(tmp_path / f"{name}.onnx")), x)
+        assert report.status == "PASS" and report.judged == len(x), (name, report.verdict())

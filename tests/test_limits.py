@@ -183,3 +183,39 @@ def test_a_fan_in_of_2_to_the_24_is_enumerated_in_bounded_memory(tmp_path):
     b.where_sign()
     compiled = compile_to_memory(b.save(tmp_path / "wide.onnx"))
     assert any(type(op).__name__ == "Threshold" for op in compiled.graph.ops)
+
+
+def test_constant_folding_has_a_time_budget(tmp_path):
+    b = GraphBuilder([4])
+    acc = b.const(np.zeros(4, F32))
+    for _ in range(300):
+        acc = b.node("Add", [acc, b.const(np.ones(4, F32))])
+    b.node("Add", ["x", acc])
+    refused(tmp_path, b, r"constant folding \(up to this node\) needs [\d.]+ seconds, more than the limit of "
+                         r"0.01 \(set BNN_MAX_FOLD_SECONDS", BNN_MAX_FOLD_SECONDS="0.01")
+
+
+def test_external_data_is_part_of_the_model_hash(tmp_path):
+    import hashlib
+
+    from bnncompile.importer import import_model
+
+    b = GraphBuilder([64])
+    b.matmul(np.ones((64, 64), F32))
+    onnx.save(b.model(), tmp_path / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.onnx.data", size_threshold=0)
+    _, info = import_model(tmp_path / "ext.onnx")
+    want = hashlib.sha256((tmp_path / "ext.onnx").read_bytes() + (tmp_path / "ext.onnx.data").read_bytes())
+    assert info.sha256 == want.hexdigest()
+
+
+def test_out_of_memory_is_a_clean_error(monkeypatch, capsys):
+    from bnncompile import cli, compiler
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(compiler, "compile_to_memory", exhausted)
+    assert cli.main(["compile", "model.onnx", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnncompile: error: out of memory") and err.count("\n") == 1

@@ -312,3 +312,20 @@ def test_racing_compiles_into_one_new_folder_all_succeed(tmp_path):
     assert all(code == 0 for code, _ in results), results
     assert sorted(p.name for p in out.iterdir()) == sorted(compile_to_memory(MODEL).files)
     assert [p.name for p in out.parent.iterdir()] == ["out"]  # no staging folder left
+
+
+def test_a_tie_inside_a_folded_chain_is_judged_by_the_inner_decision(tmp_path):
+    """Larq's Sign -> Add(0.1) -> Sign after a +-a kernel: the first Sign is folded
+    into the threshold, the C's differences show at the second; the judge traces
+    them back to the tie at the first."""
+    rng = np.random.default_rng(8)
+    b = GraphBuilder([16])
+    b.where_sign()
+    b.matmul(signs(rng, (16, 12)) * F32(0.1))
+    b.larq_sign()
+    b.matmul(signs(rng, (12, 4)))
+    compiled = compile_to_memory(b.save(tmp_path / "larq_ties.onnx"))
+    assert [n.kind for n in compiled.graph.notes] == ["float-tie"]
+    report = verify(compiled, rng.choice([-1.0, 1.0], (300, 16)).astype(F32))
+    assert report.status == "INCONCLUSIVE" and report.tie_samples and not report.real_mismatch_samples, \
+        report.verdict()

@@ -114,7 +114,7 @@ def fold_within_budget(node: onnx.NodeProto, ins: list, opset: int, budget: Fold
         raise BnnError(f"{node.op_type} is control flow: bnncompile does not evaluate subgraphs, even on "
                        f"constants (their cost cannot be bounded)", node=label,
                        hint="fold it before export, e.g. with onnx-simplifier")
-    FOLD_SECONDS.check(time.monotonic() - budget.started, "constant folding", node=label)
+    FOLD_SECONDS.check(time.monotonic() - budget.started, "constant folding (up to this node)", node=label)
     shapes = [] if node.domain in QONNX_DOMAINS else _inferred_shapes(node, ins, opset)
     known = [float(np.prod(s, dtype=np.float64)) for s in shapes if s is not None]
     elements = max(known + [_folded_size(node, ins)])

@@ -179,10 +179,10 @@ class _Judge:
         # the imported binarizer behind each compared ONNX tensor (its decision is what may differ)
         self.decider = {s["out"]: self.onnx_of[s["out"]] for s in self.checked
                         if isinstance(producers.get(self.onnx_of[s["out"]]), ir.Binarize)}
-        known = [op.output for op in self.imported.ops if isinstance(op, ir.Binarize) and "::" not in op.output]
-        wanted = [self.onnx_of[s["out"]] for s in self.checked + self.floats] + known
+        wanted = [self.onnx_of[s["out"]] for s in self.checked + self.floats]
         self.reference = Reference(compiled.info.path, extra_outputs=sorted(set(wanted)))
-        self.known = [n for n in known if n in self.reference.available or n in self.reference.model.output_names]
+        # binarized tensors the C computes too: the judge follows the reference's values of them
+        self.known = sorted({self.onnx_of[s["out"]] for s in self.checked})
         self.shadow = Shadow(self.imported)
         self.rows = [LayerRow(self.onnx_of.get(s["out"], s["out"]), s["origin"],
                               g.tensors[s["out"]].domain.value, compared=False) for s in steps]
@@ -267,10 +267,11 @@ class _Judge:
         exact, bound = np.abs(decision.exact[mask]), decision.bound[mask]
         if np.any(bound == 0) or np.any(exact > bound):
             return "mismatch", 0.0, 0
-        ties = int(np.sum(exact == 0))
+        margin = decision.margin()[mask]
+        ties = int(np.sum(margin == 0))
         if ties:
             return "tie", 0.0, ties
-        return "ambiguous", float(exact.min()), 0
+        return "ambiguous", float(margin.min()), 0
 
     def report(self) -> Report:
         first_bad = None

@@ -15,10 +15,14 @@ tensor three things:
   (the order of a float sum, the blocks of a GEMM epilogue); 0 means the value
   is a function the C reproduces bit for bit.
 
-Binarized tensors are taken from the reference's own output where it has
-them, so everything after a decision follows the reference. At a binarizer,
-the decision's margin is |exact| (the threshold of every binarizer is 0 once
-the importer has turned comparisons into subtractions).
+Binarized tensors that the C computes too are taken from the reference's own
+output, so everything after them follows the reference. At a binarizer, the
+decision's margin is |exact| (the threshold of every binarizer is 0 once the
+importer has turned comparisons into subtractions). A binarizer the compiler
+folded into a later threshold (the first Sign of Larq's `Sign -> Add(0.1) ->
+Sign`) is uncertain where |exact| <= bound: its output then carries a bound of
+2 (it may be either level) and its margin, so that the decision it feeds is
+judged by the inner decision's margin.
 """
 from __future__ import annotations
 
@@ -39,14 +43,33 @@ class Value:
     model: np.ndarray  # the IR reference's value (float32 / float64 / int64)
     bound: np.ndarray  # float64, >= 0
     mag: np.ndarray | None = None  # sum of |terms| of a dense/conv sum (for the GEMM epilogue bound)
+    margin: np.ndarray | None = None  # smallest margin of an uncertain folded decision this depends on
 
 
 @dataclass
 class Decision:
-    """What a binarizer saw, for one sample: the exact value and the bound."""
+    """What a binarizer saw, for one sample: the exact value, the bound, and the
+    smallest margin of an uncertain folded decision before it (inf: none)."""
 
     exact: np.ndarray
     bound: np.ndarray
+    inner: np.ndarray
+
+    def margin(self) -> np.ndarray:
+        """The decision's own margin, or an inner one where that is smaller."""
+        return np.minimum(np.abs(self.exact), self.inner)
+
+
+def _inner(values: list["Value"], shape) -> np.ndarray:
+    """The inner margins reaching an op's output, conservatively: elementwise where
+    shapes agree, else the smallest of all."""
+    found = [v.margin for v in values if v.margin is not None]
+    if not found:
+        return np.full(shape, np.inf)
+    out = np.full(shape, np.inf)
+    for m in found:
+        out = np.minimum(out, m if m.shape == tuple(shape) else np.min(m))
+    return out
 
 
 def _integers(a) -> bool:
@@ -80,15 +103,26 @@ class Shadow:
             if any(v is None for v in ins):
                 continue
             if isinstance(op, ir.Binarize):
-                v = ins[0]
-                found[op.output] = Decision(v.exact[0], v.bound[0])
-                model = op.reference(v.model)
-                if op.output in known:
-                    model = np.asarray(known[op.output], np.float32)[None].reshape(model.shape)
-                values[op.output] = Value(model.astype(np.float64), model, np.zeros(model.shape))
+                values[op.output], found[op.output] = self._binarize(op, ins[0], known.get(op.output))
                 continue
-            values[op.output] = self._step(op, ins)
+            value = self._step(op, ins)
+            inner = _inner(ins, value.exact.shape)
+            value.margin = inner if np.isfinite(inner).any() else None
+            values[op.output] = value
         return found
+
+    @staticmethod
+    def _binarize(op: ir.Binarize, v: "Value", known: np.ndarray | None) -> tuple["Value", Decision]:
+        inner = v.margin if v.margin is not None else np.full(v.exact.shape, np.inf)
+        decision = Decision(v.exact[0], v.bound[0], inner[0])
+        model = op.reference(v.model)
+        if known is not None:  # the C computes this tensor too, and agrees with the reference up to here
+            model = np.asarray(known, np.float32)[None].reshape(model.shape)
+            return Value(model.astype(np.float64), model, np.zeros(model.shape)), decision
+        uncertain = (v.bound > 0) & (np.abs(v.exact) <= v.bound)
+        margin = np.where(uncertain, np.abs(v.exact), inner)
+        return Value(model.astype(np.float64), model, np.where(uncertain, 2.0, 0.0),
+                     margin=margin if np.isfinite(margin).any() else None), decision
 
     # ------------------------------------------------------------------ one op
 
