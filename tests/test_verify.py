@@ -329,3 +329,16 @@ def test_a_tie_inside_a_folded_chain_is_judged_by_the_inner_decision(tmp_path):
     report = verify(compiled, rng.choice([-1.0, 1.0], (300, 16)).astype(F32))
     assert report.status == "INCONCLUSIVE" and report.tie_samples and not report.real_mismatch_samples, \
         report.verdict()
+
+
+def test_a_model_with_a_fixed_batch_of_one_is_verified_one_sample_at_a_time(tmp_path):
+    """Found by the fuzzer: onnxruntime refuses a batch of 8 for an input declared [1, 12]."""
+    from onnx import TensorProto, helper
+
+    b = GraphBuilder([12])
+    b.where_sign()
+    b.matmul(signs(np.random.default_rng(9), (12, 3)))
+    b.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12])
+    report = verify(compile_to_memory(b.save(tmp_path / "m.onnx")),
+                    np.random.default_rng(10).normal(size=(8, 12)).astype(F32))
+    assert report.ok, report.verdict()

@@ -36,6 +36,9 @@ def h_reshape(t: Translator, node, ins):
     target = [int(d) for d in shape]
     full = (1,) + x.shape
     if not attr(node, "allowzero", 0):
+        if any(d == 0 and i >= len(full) for i, d in enumerate(target)):
+            raise BnnError(f"Reshape target {target} copies (0) a dimension that the input of rank {len(full)} "
+                           f"does not have", node=node_label(node))
         target = [full[i] if d == 0 else d for i, d in enumerate(target)]
     try:
         new = np.empty(full, dtype=np.uint8).reshape(target).shape
