@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="overwrite files in DIR that already exist")
     c.add_argument("--require-binary", action="store_true",
                    help="fail if a layer the model meant to be binary runs in float or ternary (see the warnings)")
-    v = sub.add_parser("verify", help="build the C, run it beside the reference, exit 0 if it matches")
+    v = sub.add_parser("verify", help="build the C, run it beside the reference: exit 0 PASS, 1 FAIL, "
+                                      "4 INCONCLUSIVE (samples set aside at float ties or rounding ambiguity)")
     v.add_argument("model")
     v.add_argument("--inputs", help=".npy file of inputs in the model's input layout")
     v.add_argument("--samples", type=int, default=100, help="random samples when no --inputs (default 100)")
@@ -135,15 +137,22 @@ def cmd_report(args) -> int:
 
 
 def sample_inputs(args, compiled):
-    """--inputs X.npy in the model's input layout, else --samples random inputs."""
-    from .inputs import load_inputs, random_inputs
+    """--inputs X.npy in the model's input layout (or flat rows, with a note on
+    stderr), else --samples random inputs; streamed in batches (inputs.Samples)."""
+    from .inputs import load_inputs, random_samples
+    from .limits import SAMPLES
 
     shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
     if args.inputs:
-        return load_inputs(args.inputs, shape)
-    if args.samples < 1:
-        raise BnnError("--samples must be at least 1")
-    return random_inputs(shape, args.samples)
+        samples, note = load_inputs(args.inputs, shape)
+        if note:
+            print(f"bnncompile: note: {note}", file=sys.stderr)
+    else:
+        if args.samples < 1:
+            raise BnnError("--samples must be at least 1")
+        samples = random_samples(shape, args.samples)
+    SAMPLES.check(len(samples), "verifying this many samples")
+    return samples
 
 
 def cmd_golden(args) -> int:
@@ -152,7 +161,7 @@ def cmd_golden(args) -> int:
 
     board = _board(args)
     compiled = compile_to_memory(args.model, name=args.name)
-    x = sample_inputs(args, compiled)
+    x = sample_inputs(args, compiled).array()
     write_golden_program(compiled, args.model, x, args.output, board)
     print(f"wrote a {args.target} golden test of {len(x)} samples to {args.output}/ "
           f"(make -C {args.output} run)")
@@ -174,37 +183,40 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def load_generated(folder: Path, compiled) -> dict[str, str]:
-    """The files of an earlier `compile` of the same model, checked by its banner hash."""
-    files = {}
-    for name in compiled.files:
-        path = folder / name
-        if not path.is_file():
-            raise BnnError(f"'{path}' is missing", hint="compile with the same --name into that folder")
-        files[name] = path.read_text()
-    header = files[f"{compiled.plan.name}.h"]
-    if compiled.info.sha256 not in header:
-        raise BnnError(f"the C in '{folder}' was generated from a different model (its banner lacks sha256 "
-                       f"{compiled.info.sha256[:12]}...)", hint="recompile it from this model")
-    return files
-
-
 def cmd_verify(args) -> int:
     from .compiler import compile_to_memory
-    from .validate import format_layers, verify
+    from .validate import ProgressPrinter, format_layers, verify
+    from .validate.generated import diff_generated
 
     compiled = compile_to_memory(args.model, name=args.name)
+    print_notes(compiled.graph)
     if args.c_dir:
-        compiled.files = load_generated(Path(args.c_dir), compiled)
-    report = verify(compiled, sample_inputs(args, compiled))
+        differences = diff_generated(Path(args.c_dir), compiled)
+        if differences:
+            print(f"FAIL: the C in {args.c_dir}/ is not what bnncompile generates for this model "
+                  f"({len(differences)} file(s) differ; no sample was run):")
+            print("\n".join(f"  {d}" for d in differences))
+            return 1
+    samples = sample_inputs(args, compiled)
+    report = verify(compiled, samples, progress=ProgressPrinter(len(samples), sys.stderr))
     if args.layers:
         print(format_layers(report))
     print(report.verdict())
-    return 0 if report.ok else 1
+    return report.exit_code
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every `finally` cleans up
+    (compile's staging folder, verify's temporary build folder)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         from .frontends import onnx_file
 
@@ -216,14 +228,30 @@ def main(argv=None) -> int:
             raise
         print(f"bnncompile: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system said no: unwritable -o, a full disk, a name too long
+        if args.debug:
+            raise
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"bnncompile: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print("bnncompile: error: out of memory (the model or the inputs are too large for this machine; "
+              "see the README's limits)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 128 + signal.SIGTERM
     except Exception as exc:  # a bug in bnncompile, not in the model: still no traceback by default
         if args.debug:
             raise
         print(f"bnncompile: internal error: {exc.__class__.__name__}: {exc} "
               f"(please report it; --debug shows the traceback)", file=sys.stderr)
         return 3
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

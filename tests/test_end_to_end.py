@@ -53,16 +53,8 @@ def test_argmax_agrees_with_default_onnxruntime_too(path, digits):
     assert np.all(np.abs(c_out - ref) <= ATOL + RTOL * np.abs(ref))
 
 
-def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
-    """Shift every accumulator threshold of one layer by one step in the shipped C: verify must fail
-    and name that layer."""
-    model = "tests/fixtures/larq/larq_mlp_op13.onnx"
-    out = tmp_path / "c"
-    assert run_cli("compile", model, "-o", out, "--name", "net").returncode == 0
-    np.save(tmp_path / "x.npy", digits_for(model, digits[0]))
-    ok = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    source = (out / "net.c").read_text()
+def _shift_one_threshold_array(source: str) -> str:
+    """The C with every accumulator threshold of one layer moved by one step."""
     call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?, (?:NULL|net_l\d+_t_zero), (net_l\d+_t_pos)", source)
     assert call, "expected an accumulator threshold in the generated C"
 
@@ -72,7 +64,25 @@ def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
 
     for array in call.groups():
         source = re.sub(rf"(static const int\d+_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
-    (out / "net.c").write_text(source)
-    bad = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy", "--layers")
+    return source
+
+
+def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
+    """Shift every accumulator threshold of one layer by one step in the shipped C:
+    `verify --c-dir` fails before running a sample, naming the file and line; and
+    judged on samples, that C fails too and the first differing layer is named."""
+    model = "tests/fixtures/larq/larq_mlp_op13.onnx"
+    out = tmp_path / "c"
+    assert run_cli("compile", model, "-o", out, "--name", "net").returncode == 0
+    np.save(tmp_path / "x.npy", digits_for(model, digits[0]))
+    ok = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (out / "net.c").write_text(_shift_one_threshold_array((out / "net.c").read_text()))
+    bad = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "FAIL" in bad.stdout and "first differing layer" in bad.stdout
+    assert re.search(r"^FAIL: .*no sample was run", bad.stdout, re.M) and re.search(r"net\.c:\d+: is ", bad.stdout)
+
+    compiled = compile_to_memory(model, name="net")
+    compiled.files["net.c"] = _shift_one_threshold_array(compiled.files["net.c"])
+    report = verify(compiled, digits_for(model, digits[0]))
+    assert report.status == "FAIL" and report.real_mismatch_samples and report.first_bad_layer, report.verdict()

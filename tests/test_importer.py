@@ -167,3 +167,10 @@ def test_log_softmax_head_as_pytorch_writes_it(tmp_path):
     compiled = compile_to_memory(b.save(tmp_path / "m.onnx"))
     report = verify(compiled, rng.normal(size=(50, 12)).astype(F32))
     assert report.ok, report.verdict()
+
+
+def test_reshape_copying_a_dimension_the_input_lacks_is_a_clean_error(tmp_path):
+    """Found by the fuzzer: a 0 in the target past the input's rank (it was an IndexError)."""
+    b = GraphBuilder([4])
+    b.node("Reshape", ["x", b.const(np.array([1, 4, 0]))])
+    expect_error(tmp_path, b, r"copies \(0\) a dimension")

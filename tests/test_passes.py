@@ -38,6 +38,33 @@ def test_every_pass_keeps_the_reference_semantics(tmp_path):
                 assert np.array_equal(np.asarray(after[name], F32), np.asarray(before[name], F32)), (p.__name__, name)
 
 
+def test_gemm_epilogues_fold_into_thresholds_and_split_only_where_the_c_needs_them(tmp_path):
+    """A Gemm epilogue (MulAdd, one rounding) before a binarizer folds into its
+    threshold; one on the real-valued output is split into mul + add, which moves
+    that output by at most one rounding and no binarized tensor at all."""
+    rng = np.random.default_rng(3)
+    b = GraphBuilder([20])
+    b.where_sign()
+    b.node("Gemm", [b.last, b.const(signs(rng, (16, 20))), b.const(rng.normal(size=16).astype(F32))],
+           transB=1, alpha=0.3)
+    b.where_sign()
+    b.node("Gemm", [b.last, b.const(signs(rng, (5, 16))), b.const(rng.normal(size=5).astype(F32))],
+           transB=1, alpha=1 / 3, beta=0.7)
+    graph, _ = import_model(b.save(tmp_path / "m.onnx"))
+    assert sum(isinstance(op, ir.MulAdd) for op in graph.ops) == 2
+    x = rng.uniform(-1, 1, (300, 20)).astype(F32)
+    before = graph.run_reference(x, keep=True)
+    optimised = run_pipeline(graph)
+    assert not any(isinstance(op, ir.MulAdd) for op in optimised.ops)
+    after = optimised.run_reference(x, keep=True)
+    for name, t in optimised.tensors.items():
+        if name in before and t.domain.is_packed:
+            assert np.array_equal(after[name], before[name]), name
+    out = graph.outputs[0]
+    assert np.allclose(after[out], before[out], rtol=2 ** -22, atol=0)
+    assert np.array_equal(before[out], ort_run(b.model(), x))  # the one-rounding reference is onnxruntime's
+
+
 def test_binary_weights_become_signs_with_a_column_scale(tmp_path):
     rng = np.random.default_rng(1)
     a = rng.uniform(0.2, 2, 12).astype(F32)

@@ -92,8 +92,13 @@ def write_files(files: dict[str, str], out_dir: str | Path, keep_existing: bool 
             (staging / name).write_text(text)
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, out)
-            return [out / n for n in files]
+            try:
+                os.replace(staging, out)
+                return [out / n for n in files]
+            except OSError:
+                if not out.is_dir():
+                    raise
+                # another bnncompile created the folder meanwhile: move file by file below
         for name in files:
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)

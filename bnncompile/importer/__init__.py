@@ -14,7 +14,8 @@ import numpy as np
 from .. import ir
 from ..errors import BnnError
 from .loading import default_opset, read_model
-from .translate import Condition, Translator, Unsupported, initial_values, node_label, topological_nodes, translate_node
+from .translate import initial_values, topological_nodes, translate_node
+from .translator import Condition, Translator, Unsupported, node_label
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import external_data_helper
 
 from ..errors import BnnError
+from ..limits import WEIGHTS
 
 MAX_OPSET = onnx.defs.onnx_opset_version()
 MIN_OPSET = 7
@@ -49,6 +51,7 @@ def read_model(path: str | Path) -> tuple[onnx.ModelProto, str]:
         raise BnnError(f"'{path}' has ONNX IR version {model.ir_version}, newer than the newest this "
                        f"bnncompile knows ({onnx.IR_VERSION})")
     digest = hashlib.sha256(data)
+    _check_declared_sizes(model)
     for location in sorted(_external_locations(model)):
         target = p.parent / location
         base = os.path.abspath(p.parent)
@@ -61,7 +64,9 @@ def read_model(path: str | Path) -> tuple[onnx.ModelProto, str]:
                 f"external data file '{location}' is missing",
                 hint=f"it must lie beside the model, at {target}",
             )
-        digest.update(target.read_bytes())
+        with open(target, "rb") as f:  # in chunks: an external data file can be gigabytes
+            for chunk in iter(lambda: f.read(HASH_CHUNK), b""):
+                digest.update(chunk)
     try:
         external_data_helper.load_external_data_for_model(model, str(p.parent))
     except Exception as exc:
@@ -70,6 +75,17 @@ def read_model(path: str | Path) -> tuple[onnx.ModelProto, str]:
     # The producer is printed into the generated files' banner comment.
     model.producer_name, model.producer_version = printable(model.producer_name), printable(model.producer_version)
     return model, digest.hexdigest()
+
+
+HASH_CHUNK = 1 << 24
+
+
+def _check_declared_sizes(model: onnx.ModelProto) -> None:
+    """Initializers by their declared shapes, before any external data is read."""
+    total = 0
+    for tensor in model.graph.initializer:
+        total += int(np.prod([max(int(d), 0) for d in tensor.dims], dtype=np.float64))
+    WEIGHTS.check(total, "the model's initializers")
 
 
 def _non_utf8_field(message) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
@@ -57,8 +56,11 @@ class ReferenceModel:
         for name in self.available:
             model.graph.output.append(helper.make_empty_tensor_value_info(name))
         self.output_names = [o.name for o in model.graph.output]
-        self.input_name = next(i.name for i in model.graph.input
-                               if i.name not in {t.name for t in model.graph.initializer})
+        graph_input = next(i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
+        self.input_name = graph_input.name
+        dims = graph_input.type.tensor_type.shape.dim
+        # a model exported with a fixed batch of 1 takes one sample per run
+        self.fixed_batch = bool(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == 1
         if self.uses_qonnx:
             domains = {n.domain for n in model.graph.node if n.domain in QONNX_DOMAINS}
             self._evaluator = ReferenceEvaluator(

@@ -14,10 +14,13 @@ from .ops import (
     Transpose,
     Add,
     Dense,
+    MulAdd,
     Relu,
     Reshape,
     Softmax,
     Threshold,
+    conv2d_nhwc,
+    fma_f32,
     float_key,
     key_to_float,
 )
@@ -25,5 +28,6 @@ from .ops import (
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
-    "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "float_key", "key_to_float",
+    "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold",
+    "conv2d_nhwc", "fma_f32", "float_key", "key_to_float",
 ]

@@ -5,6 +5,9 @@ Tensors are per-sample (the batch dimension is dropped by the importer) and
 row-major in the ONNX model's own layout. Each tensor carries a value domain:
 
 - `FLOAT`   float32
+- `FLOAT64` float64, between an ONNX Cast to DOUBLE and the next binarizer or
+            Cast back to float: computed in float64 as onnxruntime does; the
+            C never holds it (such ops fold into thresholds or are refused)
 - `INT`     int32 accumulator of a binary layer; `int_range` (lo, hi, step)
             lists every value it can take, which is what makes exact
             threshold folding possible
@@ -12,12 +15,15 @@ row-major in the ONNX model's own layout. Each tensor carries a value domain:
 - `TERNARY` {-1,0,+1}, a sign bit plus a non-zero mask bit per value
 
 The numpy representation used by op references is float32 for FLOAT,
-BIPOLAR and TERNARY (the values themselves) and int64 for INT.
+BIPOLAR and TERNARY (the values themselves), float64 for FLOAT64 and int64
+for INT.
 """
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -25,6 +31,7 @@ import numpy as np
 
 class Domain(enum.Enum):
     FLOAT = "float32"
+    FLOAT64 = "float64"
     INT = "int32"
     BIPOLAR = "bipolar"
     TERNARY = "ternary"
@@ -32,6 +39,15 @@ class Domain(enum.Enum):
     @property
     def is_packed(self) -> bool:
         return self in (Domain.BIPOLAR, Domain.TERNARY)
+
+    @property
+    def is_real(self) -> bool:
+        return self in (Domain.FLOAT, Domain.FLOAT64)
+
+    @property
+    def numpy_dtype(self):
+        """dtype of the numpy representation of a real tensor (float32 or float64)."""
+        return np.float64 if self == Domain.FLOAT64 else np.float32
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def channels(self) -> int:
@@ -53,6 +69,16 @@ class Tensor:
     @property
     def rows(self) -> int:
         return self.size // max(self.channels, 1)
+
+    @property
+    def storage_bytes(self) -> int:
+        """Bytes the C keeps this tensor in: bits packed 32 to a uint32_t word
+        along the innermost axis (ternary: a sign plane and a mask plane),
+        4 bytes per float32 or int32 value, 8 per float64."""
+        if self.domain.is_packed:
+            planes = 2 if self.domain == Domain.TERNARY else 1
+            return 4 * self.rows * ((self.channels + 31) // 32) * planes
+        return (8 if self.domain == Domain.FLOAT64 else 4) * self.size
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,14 +126,25 @@ class Graph:
     def replace(self, **changes) -> "Graph":
         return replace(self, **changes)
 
-    def producer(self, tensor: str) -> Op | None:
+    @cached_property
+    def _producers(self) -> dict[str, Op]:
+        return {op.output: op for op in self.ops}
+
+    @cached_property
+    def _consumers(self) -> dict[str, list[Op]]:
+        users: dict[str, list[Op]] = {}
         for op in self.ops:
-            if op.output == tensor:
-                return op
-        return None
+            for name in dict.fromkeys(op.inputs):
+                users.setdefault(name, []).append(op)
+        return users
+
+    # The indexes are built once per graph (a Graph never changes), so a pass
+    # that asks about every tensor stays linear in the size of the graph.
+    def producer(self, tensor: str) -> Op | None:
+        return self._producers.get(tensor)
 
     def consumers(self, tensor: str) -> list[Op]:
-        return [op for op in self.ops if tensor in op.inputs]
+        return list(self._consumers.get(tensor, ()))
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

@@ -2,9 +2,10 @@
 semantics (`reference`), so any pass can be checked by running the graph
 before and after it.
 
-Float references compute in float32, one rounding per ONNX op, in the
-model's own op order: that is what makes thresholds derived from them exact
-with respect to onnxruntime.
+Float references compute in float32 (float64 for FLOAT64 tensors), one
+rounding per ONNX op as onnxruntime's kernel rounds it, in the model's own op
+order: that is what makes thresholds derived from them exact with respect to
+onnxruntime.
 """
 from __future__ import annotations
 
@@ -29,6 +30,34 @@ def _float(t: Tensor, shape=None) -> Tensor:
     return Tensor(t.name, t.shape if shape is None else shape, Domain.FLOAT)
 
 
+def _real(x) -> np.ndarray:
+    """A real tensor's numpy value in its own precision: float64 stays float64
+    (a FLOAT64 tensor), anything else is float32."""
+    x = np.asarray(x)
+    return x if x.dtype == np.float64 else x.astype(F32)
+
+
+def fma_f32(x, a, b) -> np.ndarray:
+    """x*a + b for float32 operands with one rounding to float32 (a fused
+    multiply-add, as onnxruntime's GEMM epilogue computes alpha*acc + C).
+
+    x*a is exact in float64 (24 + 24 bits); s = x*a + b in float64 carries an
+    error e that TwoSum recovers exactly. Rounding s to odd (the neighbour with
+    an odd last bit when e != 0) keeps enough information that the final
+    rounding to float32 is the correct one (53 >= 2*24 + 2)."""
+    p = np.asarray(x, F32).astype(np.float64) * np.asarray(a, F32).astype(np.float64)
+    c = np.asarray(b, F32).astype(np.float64)
+    p, c = np.broadcast_arrays(p, c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = p + c
+        bp = s - c
+        e = (p - bp) + (c - (s - bp))
+        odd = (s.view(np.int64) & 1) == 1
+        toward = np.nextafter(s, np.where(e > 0, np.inf, -np.inf))
+        s = np.where((e != 0) & ~odd & np.isfinite(s), toward, s)
+        return s.astype(F32)
+
+
 # ---------------------------------------------------------------- binarizers
 
 
@@ -44,11 +73,13 @@ class Binarize(Op):
     mode: str = "ge"
 
     def output_tensor(self, inputs):
+        if not inputs[0].domain.is_real:
+            raise TypeError("Binarize takes a FLOAT or FLOAT64 input")
         domain = Domain.TERNARY if self.mode == "sign" else Domain.BIPOLAR
         return Tensor(self.output, inputs[0].shape, domain)
 
     def reference(self, x):
-        x = np.asarray(x, dtype=F32)
+        x = _real(x)
         if self.mode == "ge":
             return np.where(x >= 0, F32(1), F32(-1))
         if self.mode == "gt":
@@ -114,8 +145,8 @@ class Dense(Op):
 
     def output_tensor(self, inputs):
         x = inputs[0]
-        if x.domain == Domain.INT:
-            raise TypeError("Dense takes a FLOAT, BIPOLAR or TERNARY input")
+        if x.domain in (Domain.INT, Domain.FLOAT64):
+            raise TypeError(f"Dense takes a FLOAT, BIPOLAR or TERNARY input, not {x.domain.value}")
         return Tensor(self.output, x.shape[:-1] + (self.weight.shape[1],), Domain.FLOAT)
 
     def reference(self, x):
@@ -159,29 +190,45 @@ class BinaryDense(Op):
 
 @dataclass(frozen=True, eq=False)
 class Cast(Op):
-    """To float32: an INT accumulator, or unpacking bipolar/ternary values."""
+    """To float32 (`to` FLOAT): an INT accumulator, unpacking bipolar/ternary
+    values, or rounding a FLOAT64 tensor; or to float64 (`to` FLOAT64, ONNX
+    Cast to DOUBLE), which is exact from every other domain."""
+
+    to: Domain = Domain.FLOAT
 
     def output_tensor(self, inputs):
-        return _float(Tensor(self.output, inputs[0].shape, Domain.FLOAT))
+        if self.to not in (Domain.FLOAT, Domain.FLOAT64):
+            raise TypeError(f"Cast to {self.to.value} is not an IR cast")
+        return Tensor(self.output, inputs[0].shape, self.to)
 
     def reference(self, x):
-        return np.asarray(x).astype(F32)
+        return np.asarray(x).astype(self.to.numpy_dtype)
 
 
 @dataclass(frozen=True, eq=False)
 class ChannelOp(Op):
-    """x (op) const, one float32 rounding. `const` broadcasts against the
-    per-sample shape; kinds: add x+c, sub x-c, rsub c-x, mul x*c, div x/c,
-    rdiv c/x."""
+    """x (op) const, one rounding in the precision of `const`: float32 (a FLOAT
+    tensor) or float64 (a FLOAT64 tensor, as ONNX computes ops on doubles).
+    `const` broadcasts against the per-sample shape; kinds: add x+c, sub x-c,
+    rsub c-x, mul x*c, div x/c, rdiv c/x."""
 
     kind: str = "add"
     const: np.ndarray = None
+    # The per-channel scale of a +-a kernel (set by the binary-weights pass): the
+    # C computes (integer sum) * a, onnxruntime sums the +-a terms in float.
+    kernel_scale: bool = False
+
+    @property
+    def domain(self) -> Domain:
+        return Domain.FLOAT64 if self.const.dtype == np.float64 else Domain.FLOAT
 
     def output_tensor(self, inputs):
-        if inputs[0].domain != Domain.FLOAT:
-            raise TypeError("ChannelOp takes a FLOAT input")
-        shape = np.broadcast_shapes(inputs[0].shape, self.const.shape)
-        return Tensor(self.output, tuple(shape), Domain.FLOAT)
+        if inputs[0].domain != self.domain:
+            raise TypeError(f"ChannelOp with a {self.const.dtype} constant takes a {self.domain.value} input, "
+                            f"not {inputs[0].domain.value}")
+        x, c = inputs[0].shape, self.const.shape
+        shape = x if c == () or c == x else tuple(np.broadcast_shapes(x, c))
+        return Tensor(self.output, shape, self.domain)
 
     def apply(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """The arithmetic in the precision of x and c (float64 for error bounds)."""
@@ -196,16 +243,48 @@ class ChannelOp(Op):
             }[self.kind]()
 
     def reference(self, x):
-        return self.apply(np.asarray(x, dtype=F32), self.const).astype(F32)
+        dtype = self.const.dtype.type
+        return self.apply(np.asarray(x, dtype=dtype), self.const).astype(dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class MulAdd(Op):
+    """y = x*scale + bias with ONE rounding to float32: onnxruntime's GEMM
+    epilogue (`alpha*acc + beta*C`, a fused multiply-add; probed bit for bit,
+    see tests/test_exactness.py). `scale` and `bias` broadcast per channel.
+
+    `roundings` says how many such roundings onnxruntime may really make: its
+    GEMM adds blocks of the K products into the output one block at a time
+    (y = fma(alpha, block_sum, y), blocks of 128 or more), so for K above the
+    first block and partial sums that are not exact in float32 its value
+    depends on the input's bits, not only on their sum. 1 means the reference
+    above is onnxruntime's value bit for bit; more means it is the value of one
+    rounding, and onnxruntime's may differ by up to `roundings` roundings."""
+
+    scale: np.ndarray = None
+    bias: np.ndarray = None
+    roundings: int = 1
+
+    def output_tensor(self, inputs):
+        if inputs[0].domain != Domain.FLOAT:
+            raise TypeError("MulAdd takes a FLOAT input")
+        shape = tuple(np.broadcast_shapes(inputs[0].shape, self.scale.shape, self.bias.shape))
+        return Tensor(self.output, shape, Domain.FLOAT)
+
+    def reference(self, x):
+        return fma_f32(np.asarray(x, F32), self.scale, self.bias)
 
 
 @dataclass(frozen=True, eq=False)
 class Relu(Op):
     def output_tensor(self, inputs):
-        return _float(Tensor(self.output, inputs[0].shape, Domain.FLOAT))
+        if not inputs[0].domain.is_real:
+            raise TypeError("Relu takes a FLOAT or FLOAT64 input")
+        return Tensor(self.output, inputs[0].shape, inputs[0].domain)
 
     def reference(self, x):
-        return np.maximum(np.asarray(x, dtype=F32), F32(0))
+        x = _real(x)
+        return np.maximum(x, x.dtype.type(0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,10 +293,14 @@ class Clip(Op):
     hi: float = np.inf
 
     def output_tensor(self, inputs):
-        return _float(Tensor(self.output, inputs[0].shape, Domain.FLOAT))
+        if not inputs[0].domain.is_real:
+            raise TypeError("Clip takes a FLOAT or FLOAT64 input")
+        return Tensor(self.output, inputs[0].shape, inputs[0].domain)
 
     def reference(self, x):
-        return np.minimum(np.maximum(np.asarray(x, dtype=F32), F32(self.lo)), F32(self.hi))
+        x = _real(x)
+        t = x.dtype.type
+        return np.minimum(np.maximum(x, t(self.lo)), t(self.hi))
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,6 +311,8 @@ class Softmax(Op):
     log: bool = False
 
     def output_tensor(self, inputs):
+        if inputs[0].domain != Domain.FLOAT:
+            raise TypeError(f"Softmax takes a FLOAT input, not {inputs[0].domain.value}")
         return _float(Tensor(self.output, inputs[0].shape, Domain.FLOAT))
 
     def reference(self, x):
@@ -314,29 +399,36 @@ class Conv2D(Op):
             _check_fan_in(k)
             exact_parity = x.domain == Domain.BIPOLAR and (self.pad_value != 0 or not any(self.pads))
             return Tensor(self.output, shape, Domain.INT, (-k, k, 2 if exact_parity else 1))
-        if x.domain == Domain.INT:
-            raise TypeError("Conv2D takes a FLOAT, BIPOLAR or TERNARY input")
+        if x.domain in (Domain.INT, Domain.FLOAT64):
+            raise TypeError(f"Conv2D takes a FLOAT, BIPOLAR or TERNARY input, not {x.domain.value}")
         return Tensor(self.output, shape, Domain.FLOAT)
 
     def reference(self, x):
         integer = self.signs is not None and self.packed_input
         dtype = np.int64 if integer else F32
-        x = np.asarray(x).astype(dtype)
-        t, l, b, r = self.pads
-        x = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=self.pad_value)
-        k = self.kernel.astype(dtype)
-        o, kh, kw, cg = k.shape
-        oh, ow, _ = self.out_shape((x.shape[1] - t - b, x.shape[2] - l - r, 0))
-        sh, sw = self.strides
-        dh, dw = self.dilations
-        og = o // self.groups
-        y = np.zeros((x.shape[0], oh, ow, o), dtype=dtype)
-        for i in range(kh):
-            for j in range(kw):
-                patch = x[:, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw, :]
-                for g in range(self.groups):
-                    y[..., g * og:(g + 1) * og] += patch[..., g * cg:(g + 1) * cg] @ k[g * og:(g + 1) * og, i, j, :].T
-        return y
+        return conv2d_nhwc(np.asarray(x).astype(dtype), self.kernel.astype(dtype), self.strides, self.dilations,
+                           self.pads, self.groups, self.pad_value)
+
+
+def conv2d_nhwc(x, k, strides, dilations, pads, groups, pad_value):
+    """Convolution of a batch of (H, W, C) maps with an OHWI kernel, in the dtype of
+    x and k (int64 for exact accumulators, float32 as a reference, float64 for
+    error bounds)."""
+    t, l, b, r = pads
+    x = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=pad_value)
+    o, kh, kw, cg = k.shape
+    oh = _conv_out(x.shape[1] - t - b, kh, strides[0], dilations[0], t, b)
+    ow = _conv_out(x.shape[2] - l - r, kw, strides[1], dilations[1], l, r)
+    sh, sw = strides
+    dh, dw = dilations
+    og = o // groups
+    y = np.zeros((x.shape[0], oh, ow, o), dtype=np.result_type(x, k))
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw, :]
+            for g in range(groups):
+                y[..., g * og:(g + 1) * og] += patch[..., g * cg:(g + 1) * cg] @ k[g * og:(g + 1) * og, i, j, :].T
+    return y
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,7 +479,7 @@ class Pool2D(Op):
                     count += ones[i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw, None]
         if self.kind == "avg":
             out = out / (kh * kw if self.count_include_pad else count)
-            return out.astype(F32)
+            return out.astype(np.float64 if x.dtype == np.float64 else F32)
         return out.astype(x.dtype)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import ir
 from .binary_weights import fold_binary_weights
+from .epilogue import split_epilogues
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .pooling import pool_accumulators
 from .thresholds import fold_thresholds
@@ -21,6 +22,7 @@ PIPELINE = (
     fold_binary_weights,
     pool_accumulators,
     fold_thresholds,
+    split_epilogues,
 )
 
 

@@ -107,7 +107,7 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
         if packed:
             chain.append((ir.Cast, {}))
         if np.any(scales != 1):
-            chain.append((ir.ChannelOp, dict(kind="mul", const=scales)))
+            chain.append((ir.ChannelOp, dict(kind="mul", const=scales, kernel_scale=True)))
         src = op.inputs[0]
         for i, (cls, attrs) in enumerate(chain):
             out = op.output if i == len(chain) - 1 else f"{op.output}::w{i}"

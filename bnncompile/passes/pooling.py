@@ -18,6 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import ir
+from ..limits import THRESHOLD_EVALS
 
 
 def _per_channel(op: ir.ChannelOp, channels: int) -> bool:
@@ -45,6 +46,8 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
             continue
         chain.reverse()
         lo, hi, step = acc.int_range
+        if ((hi - lo) // step + 1) * acc.channels > THRESHOLD_EVALS.value():
+            continue  # too many values to check here; the threshold pass reports the limit
         values = np.arange(lo, hi + 1, step, dtype=np.int64)[:, None] * np.ones((1, acc.channels), np.int64)
         f = cast.reference(values)
         for op in chain:

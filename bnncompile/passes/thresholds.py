@@ -2,22 +2,36 @@
 per-channel threshold comparison.
 
 Before: a binarizer (`Binarize`) reads, through a chain of monotone
-elementwise ops (`ChannelOp` other than c/x, `Relu`, `Clip`, `Cast`,
-earlier `Binarize`/`Threshold`), a start tensor S: either the INT
-accumulator of a binary layer or a float tensor.
+elementwise ops (`ChannelOp` other than c/x, `MulAdd`, `Relu`, `Clip`,
+`Cast`, earlier `Binarize`/`Threshold`; in float32 or, between a Cast to
+double and back, float64), a start tensor S: either the INT accumulator of a
+binary layer or a float tensor.
 
 After: the binarizer is a `Threshold` on S (the chain ops stay only where
 something else still reads them). The threshold is derived, never solved
-for algebraically: the chain's own float32 references, in the model's op
-order, are evaluated
+for algebraically: the chain's own references (onnxruntime's roundings, in
+the model's op order and precision) are evaluated
 - for an INT S, on every value S can take, so the result is exact for every
-  input, and a chain that is not monotone on those values is an error;
+  input; a chain that is not monotone on those values, or that makes a NaN
+  on one of them, is an error;
 - for a float S, by binary search over all finite float32 values ordered by
-  `float_key`. Each op is monotone per channel and float32 rounding is
+  `float_key`. Each op is monotone per channel and float rounding is
   monotone, so the composition is a step function of the key; the search
   finds its steps exactly, and a sample of keys double-checks it.
 Where exact zeros are reachable (ONNX Sign) the threshold has two steps and
 its output is ternary; the graph then gets a "ternary" note naming the node.
+
+Two things the reference computes that no function of S can reproduce are
+reported as notes (`ir.Note`), never hidden:
+- "float-tie": S is the integer sum of a +-a kernel (`ChannelOp.kernel_scale`)
+  and, at some reachable value, the exact value a binarizer sees is exactly 0.
+  onnxruntime sums the +-a terms in float32 and lands on either side of 0 by
+  rounding; the C decides by the exact value.
+- "gemm-blocks": a Gemm epilogue (`MulAdd`) that onnxruntime rounds once per
+  block of K (`roundings` > 1) puts a decision within its rounding error of
+  the threshold at some reachable value: there onnxruntime's decision depends
+  on the input's bits, not only on S. The C decides by one rounding.
+`verify` classifies the samples that hit them as ties / rounding-ambiguous.
 """
 from __future__ import annotations
 
@@ -25,15 +39,18 @@ import numpy as np
 
 from .. import ir
 from ..errors import BnnError
+from ..limits import THRESHOLD_EVALS
 
 KEY_MIN, KEY_MAX = -0x7F7FFFFF, 0x7F7FFFFF  # finite float32 keys
 KEY_ALWAYS, KEY_NEVER = -0x7F800000, 0x7F800001  # also decide +-inf inputs
+U32 = 2.0 ** -24  # float32 unit roundoff
+CHUNK = 1 << 22  # values x channels evaluated at once (bounds memory, not work)
 
 
 def _is_chain_op(op: ir.Op | None) -> bool:
     if isinstance(op, ir.ChannelOp):
         return op.kind != "rdiv"
-    return isinstance(op, (ir.Relu, ir.Clip, ir.Cast, ir.Binarize, ir.Threshold))
+    return isinstance(op, (ir.MulAdd, ir.Relu, ir.Clip, ir.Cast, ir.Binarize, ir.Threshold))
 
 
 def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binarizer: ir.Op):
@@ -52,13 +69,16 @@ def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binar
     return current, chain
 
 
+def _constants(op: ir.Op) -> list:
+    names = ("const", "scale", "bias", "t_pos", "t_zero", "flip")
+    return [getattr(op, n) for n in names if getattr(op, n, None) is not None]
+
+
 def _footprint(chain: list[ir.Op], ndim: int) -> tuple[int, ...]:
     shape = (1,) * ndim
     for op in chain:
-        for arr in (getattr(op, "const", None), getattr(op, "t_pos", None), getattr(op, "t_zero", None),
-                    getattr(op, "flip", None)):
-            if arr is not None:
-                shape = tuple(np.broadcast_shapes(shape, np.shape(arr)))
+        for arr in _constants(op):
+            shape = tuple(np.broadcast_shapes(shape, np.shape(arr)))
     return shape
 
 
@@ -68,26 +88,120 @@ def _run(chain: list[ir.Op], x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _probe(values: np.ndarray, footprint) -> np.ndarray:
+    return np.broadcast_to(values.reshape((-1,) + (1,) * len(footprint)), (len(values),) + tuple(footprint))
+
+
+def _value_chunks(lo: int, hi: int, step: int, footprint):
+    """The reachable values lo, lo+step, ..., hi in ascending chunks of bounded size."""
+    n = (hi - lo) // step + 1
+    per_chunk = max(1, CHUNK // max(1, int(np.prod(footprint, dtype=np.int64))))
+    for first in range(0, n, per_chunk):
+        yield lo + step * np.arange(first, min(n, first + per_chunk), dtype=np.int64)
+
+
 def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
-    values = np.arange(lo, hi + 1, step, dtype=np.int64)
-    probe = np.broadcast_to(values.reshape((-1,) + (1,) * len(footprint)), (len(values),) + footprint)
-    g = _run(chain, probe)  # [V, *footprint], values in {-1, 0, 1}
-    flip = g[0] > g[-1]
-    gu = np.where(flip, g[::-1], g)  # as a function of u = (-S if flip else S), ascending
-    if np.any(np.diff(gu, axis=0) < 0):
-        raise BnnError("the ops before this binarizer are not monotone in the accumulator, "
-                       "so no threshold reproduces them", node=where)
-    u_plain, u_flip = values, -values[::-1]
+    """(flip, t_zero, t_pos) reproducing `chain` on every value lo, lo+step, ..., hi."""
+    n_values = (hi - lo) // step + 1
+    width = int(np.prod(footprint, dtype=np.int64))
+    THRESHOLD_EVALS.check(float(n_values) * width, f"deriving the thresholds of this binarizer ({n_values:,} "
+                          f"accumulator values x {width:,} channels)", node=where)
+    ends = _run(chain, _probe(np.array([lo, hi], np.int64), footprint))
+    flip = ends[0] > ends[-1]  # decreasing channels: thresholds on u = -S
+    never = np.int64(max(hi, -lo) + 1)
+    t = {level: np.full(footprint, never, np.int64) for level in (0, 1)}
+    previous = None
+    for values in _value_chunks(lo, hi, step, footprint):
+        g, nan = _run_flagging_nan(chain, _probe(values, footprint))
+        if nan.any():
+            k = np.argwhere(nan)[0]
+            raise BnnError(f"the ops before this binarizer give NaN for accumulator value {values[k[0]]}",
+                           node=where, hint="an op on the way divides 0 by 0 or multiplies infinity by 0")
+        rows = g if previous is None else np.concatenate([previous[None], g])
+        steps = np.diff(rows, axis=0)
+        if np.any(np.where(flip, steps > 0, steps < 0)):
+            raise BnnError("the ops before this binarizer are not monotone in the accumulator, "
+                           "so no threshold reproduces them", node=where)
+        for level in (0, 1):
+            ok = g >= level
+            # increasing channels: the first value reaching the level; decreasing
+            # ones: the last (their u = -S reaches it first there)
+            first = np.where(ok.any(axis=0), values[ok.argmax(axis=0)], never)
+            last = np.where(ok.any(axis=0), -values[len(values) - 1 - ok[::-1].argmax(axis=0)], never)
+            t[level] = np.where(flip, np.where(ok.any(axis=0), last, t[level]), np.minimum(t[level], first))
+        previous = g[-1]
+    return flip, t[0], t[1]
 
-    def first_at_least(level):
-        ok = gu >= level
-        idx = np.where(ok.any(axis=0), ok.argmax(axis=0), len(values))
-        never = np.int64(max(u_plain[-1], u_flip[-1]) + 1)
-        t_plain = np.where(idx < len(values), u_plain[np.minimum(idx, len(values) - 1)], never)
-        t_flip = np.where(idx < len(values), u_flip[np.minimum(idx, len(values) - 1)], never)
-        return np.where(flip, t_flip, t_plain).astype(np.int64)
 
-    return flip, first_at_least(0), first_at_least(1)
+def _exact64(op: ir.Op, x: np.ndarray) -> np.ndarray:
+    """An op in float64 arithmetic: the exact value, up to float64 rounding."""
+    if isinstance(op, ir.ChannelOp):
+        return op.apply(x, op.const.astype(np.float64))
+    if isinstance(op, ir.MulAdd):
+        return x * op.scale.astype(np.float64) + op.bias.astype(np.float64)
+    if isinstance(op, (ir.Relu, ir.Clip)):
+        return op.reference(x)
+    if isinstance(op, ir.Cast):
+        return np.asarray(x, np.float64)
+    return op.reference(x).astype(np.float64)  # Binarize / Threshold: exact values
+
+
+def _ties(chain, values: np.ndarray, footprint) -> np.ndarray:
+    """Mask [V, *footprint] of accumulator values at which a binarizer in the
+    chain sees an exact 0 (computed in float64, from the exact sum)."""
+    x = _probe(values, footprint).astype(np.float64)
+    tie = np.zeros(x.shape, bool)
+    for op in chain:
+        if isinstance(op, (ir.Binarize, ir.Threshold)):
+            tie |= x == 0
+        x = _exact64(op, x)
+    return tie
+
+
+def _blocked_risk(chain, values: np.ndarray, footprint, muladd_at: int, error: np.ndarray) -> np.ndarray:
+    """Mask of values whose decision can change when the MulAdd's output moves by up to `error`."""
+    x = _run(chain[:muladd_at + 1], _probe(values, footprint)).astype(np.float64)
+    with np.errstate(over="ignore"):
+        lower = np.nextafter((x - error).astype(np.float32), np.float32(-np.inf))
+        upper = np.nextafter((x + error).astype(np.float32), np.float32(np.inf))
+    rest = chain[muladd_at + 1:]
+    return _run(rest, lower) != _run(rest, upper)
+
+
+def reference_doubts(chain, lo: int, hi: int, step: int, footprint) -> list[tuple[str, str, int, int]]:
+    """(kind, node, values, channels) for the float-tie and gemm-blocks notes of one INT chain."""
+    doubts = []
+    if any(isinstance(op, ir.ChannelOp) and op.kernel_scale for op in chain):
+        hits = np.zeros(footprint, np.int64)
+        for values in _value_chunks(lo, hi, step, footprint):
+            hits += _ties(chain, values, footprint).sum(axis=0)
+        if hits.any():
+            node = next(op.origin for op in chain if isinstance(op, ir.ChannelOp) and op.kernel_scale)
+            doubts.append(("float-tie", node, int(hits.sum()), int(np.count_nonzero(hits))))
+    at = next((i for i, op in enumerate(chain) if isinstance(op, ir.MulAdd) and op.roundings > 1), None)
+    if at is not None:
+        op = chain[at]
+        reach = np.abs(_run(chain[:at], _probe(np.array([lo, hi], np.int64), footprint)).astype(np.float64)).max(axis=0)
+        # every block's rounding is at most half an ulp of a partial result, itself
+        # at most |scale|*max|input| + |bias|; twice that, for safety
+        error = 2 * op.roundings * U32 * (np.abs(op.scale.astype(np.float64)) * reach + np.abs(op.bias))
+        hits = np.zeros(footprint, np.int64)
+        for values in _value_chunks(lo, hi, step, footprint):
+            hits += _blocked_risk(chain, values, footprint, at, error).sum(axis=0)
+        if hits.any():
+            doubts.append(("gemm-blocks", op.origin, int(hits.sum()), int(np.count_nonzero(hits))))
+    return doubts
+
+
+DOUBT_TEXT = {
+    "float-tie": "onnxruntime sums this layer's +-a kernel in float32, and at {values} accumulator value(s) "
+                 "(over {channels} channel(s)) a binarizer after it sees an exact 0: onnxruntime's sign there "
+                 "depends on rounding, the C's follows the exact value; verify reports such decisions as ties",
+    "gemm-blocks": "onnxruntime adds this Gemm's products to alpha*acc + C one block of K at a time, one rounding "
+                   "each, so at {values} accumulator value(s) (over {channels} channel(s)) its binarized decision "
+                   "depends on the input's bits, not only on their sum; the C decides them with one rounding; "
+                   "verify reports samples that hit them as rounding-ambiguous",
+}
 
 
 def _run_flagging_nan(chain: list[ir.Op], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +209,7 @@ def _run_flagging_nan(chain: list[ir.Op], x: np.ndarray) -> tuple[np.ndarray, np
     bad = np.zeros(x.shape, bool)
     for op in chain:
         x = op.reference(x)
-        if x.dtype == np.float32:
+        if x.dtype.kind == "f":
             bad |= np.isnan(x)
     return x, bad
 
@@ -161,6 +275,7 @@ def fold_thresholds(graph: ir.Graph) -> ir.Graph:
     tensors = {n: graph.tensors[n] for n in graph.inputs}
     producers: dict[str, ir.Op] = {}
     ops: list[ir.Op] = []
+    notes: list[ir.Note] = []
     for op in graph.ops:
         if isinstance(op, ir.Binarize):
             start, chain = find_chain(producers, tensors, op)
@@ -168,6 +283,8 @@ def fold_thresholds(graph: ir.Graph) -> ir.Graph:
             footprint = _footprint(chain, len(s.shape))
             if s.domain == ir.Domain.INT:
                 flip, t_zero, t_pos = int_thresholds(chain, *s.int_range, footprint, op.origin)
+                for kind, node, values, channels in reference_doubts(chain, *s.int_range, footprint):
+                    notes.append(ir.Note(kind, node, DOUBT_TEXT[kind].format(values=values, channels=channels)))
             else:
                 flip, t_zero, t_pos = float_thresholds(chain, footprint, op.origin)
             op = ir.Threshold(inputs=(start,), output=op.output, origin=op.origin, flip=flip,
@@ -178,7 +295,7 @@ def fold_thresholds(graph: ir.Graph) -> ir.Graph:
     folded = ir.rebuild(graph, ops)
     # binarizers folded into a later one (Larq's Sign -> Add(0.1) -> Sign) are gone by now
     ternary = tuple(ternary_note(op) for op in folded.ops if isinstance(op, ir.Threshold) and op.is_ternary)
-    return folded.replace(notes=graph.notes + ternary)
+    return folded.replace(notes=graph.notes + tuple(dict.fromkeys(notes)) + ternary)
 
 
 def ternary_note(op: ir.Threshold) -> ir.Note:

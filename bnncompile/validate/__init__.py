@@ -1,6 +1,7 @@
 """Validate: build the generated C, run it beside the reference, judge the contract."""
 from .build import NativeModel
-from .compare import ATOL, RTOL, Report, format_layers, verify
+from .compare import ATOL, EXIT_CODES, RTOL, ProgressPrinter, Report, format_layers, verify
 from .reference import Reference
 
-__all__ = ["NativeModel", "Reference", "Report", "verify", "format_layers", "ATOL", "RTOL"]
+__all__ = ["NativeModel", "Reference", "Report", "verify", "format_layers", "ProgressPrinter", "EXIT_CODES",
+           "ATOL", "RTOL"]

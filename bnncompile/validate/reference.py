@@ -38,6 +38,7 @@ class Reference:
     def run(self, x: np.ndarray, batch: int = 256) -> dict[str, np.ndarray]:
         """All outputs (the model's and the exposed intermediates) for batch x."""
         parts: list[dict[str, np.ndarray]] = []
+        batch = 1 if self.model.fixed_batch else batch
         for start in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
             try:
