@@ -119,7 +119,9 @@ static inline void bnn_tile_chain(const struct bnn_output *out, const struct bnn
     for (n = 0; n < out->n_ops; ++n) {
         const struct bnn_float_op *op = &out->ops[n];
         if (op->kind == BNN_ADD_TENSOR) {
-            const float *row = other + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)c0;
+            const float *row;
+            if (other == NULL) continue; /* (never: the compiler passes the tensor the chain adds) */
+            row = other + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)c0;
             for (l = 0; l < BNN_BLOCK; ++l) o[l] = l < t->lanes ? row[l] : 0.0f;
             for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] + o[l];
         } else if (op->c_len == 1 || op->kind == BNN_RELU || op->kind == BNN_CLIP) {
@@ -139,7 +141,7 @@ static inline void bnn_tile_chain(const struct bnn_output *out, const struct bnn
     }
 }
 
-/* The 16 decisions of one pixel (v: int32 sums or float keys) into its packed output words. */
+/* The 16 decisions of one pixel (v: its int32 sums) into its packed output words. */
 static inline void bnn_tile_decide(const struct bnn_output *out, const struct bnn_tile *t, int p,
                                    const int32_t v[BNN_BLOCK], void *y, uint32_t *y_mask)
 {
@@ -150,9 +152,8 @@ static inline void bnn_tile_decide(const struct bnn_output *out, const struct bn
     uint32_t sign = 0, zero = 0;
     int l;
     for (l = 0; l < BNN_BLOCK; ++l) {
-        const int32_t lo = out->lo[c0 + l], hi = out->hi[c0 + l];
-        sign |= (uint32_t)(out->flip[c0 + l] ? v[l] >= hi : v[l] < lo) << l;
-        zero |= (uint32_t)(lo <= v[l] && v[l] < hi) << l;
+        sign |= (uint32_t)bnn_is_negative(v[l], out->lo[c0 + l], out->hi[c0 + l], out->flip[c0 + l]) << l;
+        zero |= (uint32_t)bnn_is_zero(v[l], out->lo[c0 + l], out->hi[c0 + l]) << l;
     }
     sign &= valid;
     /* the first block of a word assigns it (clearing stale bits), the second adds its half */
@@ -167,19 +168,13 @@ static inline void bnn_tile_decide(const struct bnn_output *out, const struct bn
 
 /* Stores a tile of real values (a real layer's sums, or a binary layer's as floats). */
 static inline void bnn_tile_store_real(const struct bnn_output *out, const struct bnn_tile *t,
-                                       float v[][BNN_BLOCK], const float *other, void *y, uint32_t *y_mask)
+                                       float v[][BNN_BLOCK], const float *other, float *y)
 {
     int p, l;
     for (p = 0; p < t->np; ++p) {
+        float *row = y + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
         bnn_tile_chain(out, t, p, other, v[p]);
-        if (out->kind == BNN_OUT_BITS) {
-            int32_t keys[BNN_BLOCK];
-            for (l = 0; l < BNN_BLOCK; ++l) keys[l] = bnn_float_key(v[p][l]);
-            bnn_tile_decide(out, t, p, keys, y, y_mask);
-        } else {
-            float *row = (float *)y + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
-            for (l = 0; l < t->lanes; ++l) row[l] = v[p][l];
-        }
+        for (l = 0; l < t->lanes; ++l) row[l] = v[p][l];
     }
 }
 
@@ -188,7 +183,7 @@ static inline void bnn_tile_store_sums(const struct bnn_output *out, const struc
                                        int32_t sums[][BNN_BLOCK], const float *other, void *y, uint32_t *y_mask)
 {
     int p, l;
-    if (out->kind == BNN_OUT_BITS && !out->keys) {
+    if (out->kind == BNN_OUT_BITS) {
         for (p = 0; p < t->np; ++p) bnn_tile_decide(out, t, p, sums[p], y, y_mask);
     } else if (out->kind == BNN_OUT_INT32) {
         for (p = 0; p < t->np; ++p) {
@@ -199,7 +194,52 @@ static inline void bnn_tile_store_sums(const struct bnn_output *out, const struc
         float v[BNN_TILE][BNN_BLOCK];
         for (p = 0; p < t->np; ++p)
             for (l = 0; l < BNN_BLOCK; ++l) v[p][l] = (float)sums[p][l]; /* exact: |sum| < 2^24 */
-        bnn_tile_store_real(out, t, v, other, y, y_mask);
+        bnn_tile_store_real(out, t, v, other, (float *)y);
+    }
+}
+
+/*
+ * Thresholds of a tensor (bnn_ref_threshold) with per-channel bounds, 16
+ * channels at a time through the same decision code as the fused layers;
+ * bounds per element (t_len = the tensor size) take the reference.
+ */
+static inline void bnn_opt_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
+                                     const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
+                                     uint32_t *bits, uint32_t *mask)
+{
+    struct bnn_output out;
+    struct bnn_tile tile;
+    const int blocks = (int)((channels + BNN_BLOCK - 1) / BNN_BLOCK);
+    size_t r;
+    int block, l;
+    if (t_len != channels) {
+        bnn_ref_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+        return;
+    }
+    memset(&out, 0, sizeof out);
+    out.kind = BNN_OUT_BITS;
+    out.lo = lo;
+    out.hi = hi;
+    out.flip = flip;
+    out.ternary = mask != NULL;
+    tile.np = 1;
+    tile.channels = (int)channels;
+    for (r = 0; r < rows; ++r) {
+        tile.pixel = r;
+        for (block = 0; block < blocks; ++block) {
+            int32_t v[BNN_BLOCK];
+            const size_t at = r * channels + (size_t)block * BNN_BLOCK;
+            tile.block = block;
+            tile.lanes = (int)channels - block * BNN_BLOCK < BNN_BLOCK ? (int)channels - block * BNN_BLOCK : BNN_BLOCK;
+            if (src_is_float) {
+                const float *x = (const float *)src + at;
+                for (l = 0; l < BNN_BLOCK; ++l) v[l] = l < tile.lanes ? bnn_float_key(x[l]) : 0;
+            } else {
+                const int32_t *x = (const int32_t *)src + at;
+                for (l = 0; l < BNN_BLOCK; ++l) v[l] = l < tile.lanes ? x[l] : 0;
+            }
+            bnn_tile_decide(&out, &tile, 0, v, bits, mask);
+        }
     }
 }
 
@@ -306,14 +346,14 @@ static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
 
 /* Depthwise real convolution (one input channel per output channel): 16 channels side by side. */
 static inline void bnn_opt_fconv2d_depthwise(const struct bnn_fconv2d *L, const float *x, const float *other,
-                                             void *y, uint32_t *y_mask)
+                                             float *y)
 {
     const struct bnn_conv_geometry *g = &L->g;
     const float *kernel = L->kernel;
     const int taps = g->kh * g->kw, blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
     int block, i, j, a, b, l, a0, a1, b0, b1;
     if (kernel == NULL) { /* a binary depthwise kernel on a real input */
-        bnn_ref_fconv2d(L, x, other, y, y_mask);
+        bnn_ref_fconv2d(L, x, other, y);
         return;
     }
     for (block = 0; block < blocks; ++block) {
@@ -338,26 +378,25 @@ static inline void bnn_opt_fconv2d_depthwise(const struct bnn_fconv2d *L, const 
                     }
                 }
                 tile.pixel = (size_t)i * g->ow + j;
-                bnn_tile_store_real(&L->out, &tile, acc, other, y, y_mask);
+                bnn_tile_store_real(&L->out, &tile, acc, other, y);
             }
         }
     }
 }
 
-static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, void *y,
-                                   uint32_t *y_mask)
+static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, float *y)
 {
     const struct bnn_conv_geometry *g = &L->g;
     const int taps = g->kh * g->kw, blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
     const int kwords = L->kernel_bits ? (int)BNN_WORDS((size_t)g->c) : g->c; /* per tap, per lane */
     int block, i, j, a, b, np, a0, a1, b0, b1, jf, jl;
     if (L->pad_value != 0.0f) {
-        bnn_ref_fconv2d(L, x, other, y, y_mask);
+        bnn_ref_fconv2d(L, x, other, y);
         return;
     }
     if (g->groups != 1) {
-        if (g->groups == g->c && g->groups == g->o) bnn_opt_fconv2d_depthwise(L, x, other, y, y_mask);
-        else bnn_ref_fconv2d(L, x, other, y, y_mask);
+        if (g->groups == g->c && g->groups == g->o) bnn_opt_fconv2d_depthwise(L, x, other, y);
+        else bnn_ref_fconv2d(L, x, other, y);
         return;
     }
     bnn_interior(g->sw, g->dw, g->pl, g->w, g->kw, g->ow, &jf, &jl);
@@ -386,7 +425,7 @@ static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, 
                 tile.block = block;
                 tile.lanes = g->o - block * BNN_BLOCK < BNN_BLOCK ? g->o - block * BNN_BLOCK : BNN_BLOCK;
                 tile.channels = g->o;
-                bnn_tile_store_real(&L->out, &tile, acc, other, y, y_mask);
+                bnn_tile_store_real(&L->out, &tile, acc, other, y);
             }
         }
     }

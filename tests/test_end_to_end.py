@@ -63,15 +63,16 @@ def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
     ok = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     source = (out / "net.c").read_text()
-    call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?, (?:NULL|net_l\d+_t_zero), (net_l\d+_t_pos)", source)
-    assert call, "expected an accumulator threshold in the generated C"
+    # a binary layer fused with its threshold: { BNN_OUT_BITS, 0, NULL, lo, hi, flip, ternary }
+    call = re.search(r"\{ BNN_OUT_BITS, 0, NULL, (net_l\d+_lo), net_l\d+_lo, net_l\d+_flip, 0 \}", source)
+    assert call, "expected a binary layer that writes its thresholded bits in the generated C"
 
     def shift(match):
         values = [int(v) + 2 for v in re.findall(r"-?\d+", match.group(2))]
         return match.group(1) + ", ".join(map(str, values)) + "\n};"
 
     for array in call.groups():
-        source = re.sub(rf"(static const int\d+_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
+        source = re.sub(rf"(static const int32_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
     (out / "net.c").write_text(source)
     bad = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy", "--layers")
     assert bad.returncode == 1, bad.stdout + bad.stderr

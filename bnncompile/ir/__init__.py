@@ -14,16 +14,19 @@ from .ops import (
     Transpose,
     Add,
     Dense,
+    Fused,
     Relu,
     Reshape,
     Softmax,
     Threshold,
     float_key,
     key_to_float,
+    unfused,
 )
 
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
-    "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "float_key", "key_to_float",
+    "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "Fused",
+    "float_key", "key_to_float", "unfused",
 ]

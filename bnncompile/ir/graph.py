@@ -54,6 +54,12 @@ class Tensor:
     def rows(self) -> int:
         return self.size // max(self.channels, 1)
 
+    def per_channel(self, const) -> bool:
+        """Is `const` (broadcast against this tensor) one value, or one value per channel?"""
+        shape = np.shape(const)
+        return len(shape) <= len(self.shape) and all(d == 1 for d in shape[:-1]) and \
+            (not shape or shape[-1] in (1, self.channels))
+
 
 @dataclass(frozen=True, eq=False)
 class Op:

@@ -9,9 +9,10 @@ and after it.
 from __future__ import annotations
 
 from .. import ir
-from .binary_weights import fold_binary_weights
+from .binary_weights import fold_binary_weights, xnor_after_flatten
+from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
-from .pooling import pool_accumulators
+from .pooling import pool_accumulators, threshold_before_max_pool
 from .thresholds import fold_thresholds
 
 PIPELINE = (
@@ -19,8 +20,11 @@ PIPELINE = (
     fuse_pad_into_conv,
     fold_flatten_into_dense,
     fold_binary_weights,
+    xnor_after_flatten,
     pool_accumulators,
     fold_thresholds,
+    threshold_before_max_pool,
+    fuse_output_transforms,
 )
 
 
