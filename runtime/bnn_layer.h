@@ -81,6 +81,13 @@ struct bnn_fconv2d {
     struct bnn_output out;
 };
 
+/* Where the outputs of a tile of a fast kernel go: np pixels from `pixel`, channels
+ * [16*block, 16*block + lanes) of `channels` (bnn_opt_portable.h). */
+struct bnn_tile {
+    size_t pixel;
+    int np, block, lanes, channels;
+};
+
 static inline size_t bnn_kernel_index(int o, int tap, int q, int taps, int words)
 {
     return (((size_t)(o / BNN_BLOCK) * (size_t)taps + (size_t)tap) * (size_t)words + (size_t)q) * BNN_BLOCK +
