@@ -53,32 +53,37 @@ static inline int32_t bnn_float_key(float x)
 }
 
 /*
- * Thresholds are stored in the smallest integer type their range allows
- * (1, 2 or 4 bytes): accumulator thresholds lie in [-K-1, K+1] for fan-in K.
+ * Threshold: the folded form of "elementwise ops, then a binarizer". The
+ * compiler derives, by evaluating the model's own ops on every value v can
+ * take (an int32 accumulator, or bnn_float_key of a float), the rule
+ *     u = flip ? -v : v;   +1 if u >= t_pos;   0 if t_zero <= u < t_pos;   -1 otherwise,
+ * and stores it as two bounds on v itself, lo <= hi, so that deciding is one
+ * or two compares:
+ *     -1 if (flip ? v >= hi : v < lo);    0 if lo <= v < hi;    +1 otherwise.
+ * Since -v < t_zero <=> v >= 1 - t_zero (integers), lo = t_zero, hi = t_pos
+ * without flip and lo = 1 - t_pos, hi = 1 - t_zero with it (|v| <= 0x7F800001
+ * for keys and the "never" bound, so 1 - t stays in int32). A bipolar output
+ * has lo == hi: never 0.
  */
-static inline int32_t bnn_load_int(const void *table, int bytes, size_t j)
+static inline int bnn_is_negative(int32_t v, int32_t lo, int32_t hi, int flip)
 {
-    if (bytes == 1) return ((const int8_t *)table)[j];
-    if (bytes == 2) return ((const int16_t *)table)[j];
-    return ((const int32_t *)table)[j];
+    return flip ? v >= hi : v < lo;
+}
+
+static inline int bnn_is_zero(int32_t v, int32_t lo, int32_t hi)
+{
+    return lo <= v && v < hi;
 }
 
 /*
- * Threshold: the folded form of "elementwise ops, then a binarizer".
- * For value v (an int32 accumulator, or bnn_float_key of a float) at
- * element i, with j = i % t_len (t_len = channels for per-channel
- * thresholds, 1 for one threshold, or the tensor size):
- *     u   = flip[j] ? -v : v
- *     out = +1 if u >= t_pos[j];  0 if t_zero[j] <= u < t_pos[j];  -1 otherwise.
- * The compiler derives t_zero and t_pos by evaluating the model's own ops on
- * every value v can take, so this compare reproduces them exactly.
- * For a bipolar output t_zero is NULL (it equals t_pos) and so is `mask`.
- * Negating u is safe: |v| <= 0x7F800000 for keys and |v| <= fan-in for
- * accumulators.
+ * Thresholds of `rows` x `channels` values (int32, or floats decided on their
+ * keys) into packed bits, and for a ternary output (mask != NULL) the mask
+ * plane. Element i uses bounds j = i % t_len: t_len is the channel count
+ * (per-channel bounds) or the tensor size.
  */
 static inline void bnn_ref_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                     const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
-                                     size_t t_len, uint32_t *bits, uint32_t *mask)
+                                     const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
+                                     uint32_t *bits, uint32_t *mask)
 {
     const size_t words = BNN_WORDS(channels);
     size_t r, c, i = 0;
@@ -86,27 +91,14 @@ static inline void bnn_ref_threshold(const void *src, int src_is_float, size_t r
         uint32_t *brow = bits + r * words;
         uint32_t *mrow = mask ? mask + r * words : NULL;
         memset(brow, 0, words * sizeof *brow);
-        if (mrow) {
-            memset(mrow, 0, words * sizeof *mrow);
-        }
+        if (mrow) memset(mrow, 0, words * sizeof *mrow);
         for (c = 0; c < channels; ++c, ++i) {
             const size_t j = i % t_len;
-            const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[i])
-                                           : ((const int32_t *)src)[i];
-            const int32_t u = flip[j] ? -v : v;
-            const int32_t pos = bnn_load_int(t_pos, t_bytes, j);
-            const int32_t zero = t_zero ? bnn_load_int(t_zero, t_bytes, j) : pos;
+            const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[i]) : ((const int32_t *)src)[i];
             const uint32_t bit = 1u << (c % 32u);
-            if (u >= pos) { /* +1: sign bit 0 */
-                if (mrow) {
-                    mrow[c / 32u] |= bit;
-                }
-            } else if (u < zero) { /* -1: sign bit 1 */
-                brow[c / 32u] |= bit;
-                if (mrow) {
-                    mrow[c / 32u] |= bit;
-                }
-            } /* else an exact zero: sign and mask bits stay 0 */
+            const int negative = bnn_is_negative(v, lo[j], hi[j], flip[j]);
+            if (negative) brow[c / 32u] |= bit;
+            if (mrow && (negative || !bnn_is_zero(v, lo[j], hi[j]))) mrow[c / 32u] |= bit;
         }
     }
 }

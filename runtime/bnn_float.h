@@ -53,32 +53,34 @@ static inline float bnn_float_op_apply(const struct bnn_float_op *op, float x, s
  * (a per-channel constant, channels innermost) or the tensor size.
  * y may equal x.
  */
+/* y[j] = x[j] (op) c[j] for j < n: one row of channels. */
+static inline void bnn_channel_row(const float *x, size_t n, const float *c, enum bnn_channel_kind kind, float *y)
+{
+    size_t j;
+    switch (kind) {
+    case BNN_ADD: for (j = 0; j < n; ++j) y[j] = x[j] + c[j]; break;
+    case BNN_SUB: for (j = 0; j < n; ++j) y[j] = x[j] - c[j]; break;
+    case BNN_RSUB: for (j = 0; j < n; ++j) y[j] = c[j] - x[j]; break;
+    case BNN_MUL: for (j = 0; j < n; ++j) y[j] = x[j] * c[j]; break;
+    case BNN_DIV: for (j = 0; j < n; ++j) y[j] = x[j] / c[j]; break;
+    case BNN_RDIV: for (j = 0; j < n; ++j) y[j] = c[j] / x[j]; break;
+    default: break; /* not constant ops: bnn_relu, bnn_clip and bnn_add below */
+    }
+}
+
 static inline void bnn_channel_op(const float *x, size_t n, const float *c, size_t c_len,
                                   enum bnn_channel_kind kind, float *y)
 {
     size_t i;
-    switch (kind) {
-    case BNN_ADD:
-        for (i = 0; i < n; ++i) y[i] = x[i] + c[i % c_len];
-        break;
-    case BNN_SUB:
-        for (i = 0; i < n; ++i) y[i] = x[i] - c[i % c_len];
-        break;
-    case BNN_RSUB:
-        for (i = 0; i < n; ++i) y[i] = c[i % c_len] - x[i];
-        break;
-    case BNN_MUL:
-        for (i = 0; i < n; ++i) y[i] = x[i] * c[i % c_len];
-        break;
-    case BNN_DIV:
-        for (i = 0; i < n; ++i) y[i] = x[i] / c[i % c_len];
-        break;
-    case BNN_RDIV:
-        for (i = 0; i < n; ++i) y[i] = c[i % c_len] / x[i];
-        break;
-    default: /* not constant ops: bnn_relu, bnn_clip and bnn_add below */
-        break;
+    if (c_len == 1) {
+        struct bnn_float_op op;
+        op.kind = kind;
+        op.c_len = 1;
+        op.c = c;
+        for (i = 0; i < n; ++i) y[i] = bnn_float_op_apply(&op, x[i], 0, 0.0f);
+        return;
     }
+    for (i = 0; i < n; i += c_len) bnn_channel_row(x + i, c_len, c, kind, y + i); /* n: a multiple of c_len */
 }
 
 /* Exact: every accumulator is an integer of magnitude below 2^24. */

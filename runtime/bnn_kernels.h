@@ -66,22 +66,25 @@ static inline void bnn_bconv2d(const struct bnn_bconv2d *layer, const uint32_t *
 }
 
 /* Real input, real or binary kernel: convolutions and dense layers. */
-static inline void bnn_fconv2d(const struct bnn_fconv2d *layer, const float *x, const float *other, void *y,
-                               uint32_t *y_mask)
+static inline void bnn_fconv2d(const struct bnn_fconv2d *layer, const float *x, const float *other, float *y)
 {
 #ifdef BNN_REFERENCE_KERNELS
-    bnn_ref_fconv2d(layer, x, other, y, y_mask);
+    bnn_ref_fconv2d(layer, x, other, y);
 #else
-    bnn_opt_fconv2d(layer, x, other, y, y_mask);
+    bnn_opt_fconv2d(layer, x, other, y);
 #endif
 }
 
 /* Thresholds of a tensor into packed bits (bnn_bits.h). */
-static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                 const void *t_zero, const void *t_pos, int t_bytes, const uint8_t *flip,
-                                 size_t t_len, uint32_t *bits, uint32_t *mask)
+static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *lo,
+                                 const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits,
+                                 uint32_t *mask)
 {
-    bnn_ref_threshold(src, src_is_float, rows, channels, t_zero, t_pos, t_bytes, flip, t_len, bits, mask);
+#ifdef BNN_REFERENCE_KERNELS
+    bnn_ref_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+#else
+    bnn_opt_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+#endif
 }
 
 #endif /* BNN_KERNELS_H */

@@ -29,18 +29,9 @@
  *   BNN_OUT_FLOAT  v = (float)sum, then a chain of elementwise ops
  *                  (batchnorm, bias, scale, ReLU, a residual Add), in the
  *                  model's order, one float rounding each;
- *   BNN_OUT_BITS   the next binarizer's decision, packed: with v the int32
- *                  sum, or (`keys`) the ordered key (bnn_float_key) of the
- *                  float chain's value, and per channel lo <= hi:
- *                      -1 (sign bit 1)  if flip ? v >= hi : v < lo
- *                       0 (mask bit 0)  if lo <= v < hi         (ternary only)
- *                      +1               otherwise.
- *                  The compiler derives lo, hi and flip from the threshold
- *                  u = (flip ? -v : v) >= t (see bnn_threshold): for a
- *                  decreasing chain -v < t_zero <=> v >= 1 - t_zero, so
- *                  lo = t_zero, hi = t_pos without flip and
- *                  lo = 1 - t_pos, hi = 1 - t_zero with it. A bipolar
- *                  output has lo == hi.
+ *   BNN_OUT_BITS   (binary layers) the next binarizer's decision on the
+ *                  int32 sum, packed: per channel lo, hi, flip as in
+ *                  bnn_bits.h (bnn_is_negative, bnn_is_zero).
  * So the int32 accumulator tensor never exists in memory: a fused layer goes
  * from packed bits to packed bits.
  */
@@ -65,12 +56,11 @@ enum bnn_output_kind { BNN_OUT_INT32, BNN_OUT_FLOAT, BNN_OUT_BITS };
 
 struct bnn_output {
     enum bnn_output_kind kind;
-    int n_ops;                     /* FLOAT, and BITS of a real layer: the chain before storing or deciding */
+    int n_ops;                     /* FLOAT: the chain after (float)sum */
     const struct bnn_float_op *ops;
-    const int32_t *lo, *hi;        /* BITS: per output channel */
-    const uint8_t *flip;           /* BITS: 1 where the chain decreases */
+    const int32_t *lo, *hi;        /* BITS: per output channel, see bnn_ref_threshold */
+    const uint8_t *flip;
     int ternary;                   /* BITS: the output has a mask plane */
-    int keys;                      /* BITS: decide on float keys of the chain's value, not on the int32 sum */
 };
 
 /* A convolution (or dense layer) with binary input and binary kernel: XNOR/popcount. */
@@ -89,6 +79,13 @@ struct bnn_fconv2d {
     const float *kernel;        /* real kernel, blocked; NULL for a binary kernel */
     const uint32_t *kernel_bits; /* binary kernel, blocked; NULL for a real kernel */
     struct bnn_output out;
+};
+
+/* Where the outputs of a tile of a fast kernel go: np pixels from `pixel`, channels
+ * [16*block, 16*block + lanes) of `channels` (bnn_opt_portable.h). */
+struct bnn_tile {
+    size_t pixel;
+    int np, block, lanes, channels;
 };
 
 static inline size_t bnn_kernel_index(int o, int tap, int q, int taps, int words)
@@ -120,11 +117,10 @@ static inline float bnn_output_chain(const struct bnn_output *out, float v, int 
 static inline void bnn_output_decide(const struct bnn_output *out, int32_t v, int o, uint32_t *sign_row,
                                      uint32_t *mask_row)
 {
-    const int32_t lo = out->lo[o], hi = out->hi[o];
-    const int negative = out->flip[o] ? v >= hi : v < lo;
+    const int negative = bnn_is_negative(v, out->lo[o], out->hi[o], out->flip[o]);
     const uint32_t bit = 1u << (o % 32);
     if (negative) sign_row[o / 32] |= bit;
-    if (mask_row && (negative || !(lo <= v && v < hi))) mask_row[o / 32] |= bit;
+    if (mask_row && (negative || !bnn_is_zero(v, out->lo[o], out->hi[o]))) mask_row[o / 32] |= bit;
 }
 
 /* Starts output pixel `pixel` of a BITS output: its words are cleared (tail bits stay 0). */
@@ -139,17 +135,10 @@ static inline void bnn_output_clear_bits(const struct bnn_output *out, void *y, 
 
 /* Stores output (pixel, o) of a real layer from its float sum. */
 static inline void bnn_output_store_real(const struct bnn_output *out, float sum, size_t pixel, int o, int channels,
-                                         const float *other, void *y, uint32_t *y_mask)
+                                         const float *other, float *y)
 {
     const size_t at = pixel * (size_t)channels + (size_t)o;
-    const float v = bnn_output_chain(out, sum, o, other ? other[at] : 0.0f);
-    if (out->kind == BNN_OUT_BITS) {
-        const size_t words = BNN_WORDS((size_t)channels);
-        bnn_output_decide(out, bnn_float_key(v), o, (uint32_t *)y + pixel * words,
-                          out->ternary ? y_mask + pixel * words : NULL);
-    } else {
-        ((float *)y)[at] = v;
-    }
+    y[at] = bnn_output_chain(out, sum, o, other ? other[at] : 0.0f);
 }
 
 /* Stores output (pixel, o) of a binary layer from its exact sum. */
@@ -158,11 +147,11 @@ static inline void bnn_output_store_sum(const struct bnn_output *out, int32_t su
 {
     if (out->kind == BNN_OUT_INT32) {
         ((int32_t *)y)[pixel * (size_t)channels + (size_t)o] = sum;
-    } else if (out->kind == BNN_OUT_BITS && !out->keys) {
+    } else if (out->kind == BNN_OUT_BITS) {
         const size_t words = BNN_WORDS((size_t)channels);
         bnn_output_decide(out, sum, o, (uint32_t *)y + pixel * words, out->ternary ? y_mask + pixel * words : NULL);
     } else {
-        bnn_output_store_real(out, (float)sum, pixel, o, channels, other, y, y_mask); /* exact: |sum| < 2^24 */
+        bnn_output_store_real(out, (float)sum, pixel, o, channels, other, (float *)y); /* exact: |sum| < 2^24 */
     }
 }
 

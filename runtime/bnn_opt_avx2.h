@@ -8,7 +8,7 @@
  * instruction: the count of each byte comes from a 16-entry table of nibble
  * counts (VPSHUFB on the low and the high nibbles), and two multiply-adds by
  * 1 sum the 4 bytes of each 32-bit lane (Mula's method).
- * Pixels beyond np repeat the last pixel; their sums are dropped.
+ * Pixels beyond np repeat the last pixel; their sums are dropped (acc has only np rows).
  */
 #ifndef BNN_OPT_AVX2_H
 #define BNN_OPT_AVX2_H
@@ -39,14 +39,18 @@ static inline __m256i bnn_avx2_xor_popcount(__m256i acc, __m256i x, __m256i k)
 }
 
 static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdiff_t x_row, const uint32_t *k,
-                                       ptrdiff_t k_row, int na, int run, int np, int32_t acc[][BNN_BLOCK])
+                                       ptrdiff_t k_row, int na, int run, int np, int init, int32_t acc[][BNN_BLOCK])
 {
     const uint32_t *x0 = x, *x1 = x + (np > 1 ? 1 : 0) * x_pix, *x2 = x + (np > 2 ? 2 : np - 1) * x_pix,
                    *x3 = x + (np > 3 ? 3 : np - 1) * x_pix;
-    __m256i s0 = _mm256_loadu_si256((const __m256i *)acc[0]), t0 = _mm256_loadu_si256((const __m256i *)(acc[0] + 8));
-    __m256i s1 = _mm256_loadu_si256((const __m256i *)acc[1]), t1 = _mm256_loadu_si256((const __m256i *)(acc[1] + 8));
-    __m256i s2 = _mm256_loadu_si256((const __m256i *)acc[2]), t2 = _mm256_loadu_si256((const __m256i *)(acc[2] + 8));
-    __m256i s3 = _mm256_loadu_si256((const __m256i *)acc[3]), t3 = _mm256_loadu_si256((const __m256i *)(acc[3] + 8));
+    __m256i s0 = init ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)acc[0]);
+    __m256i t0 = init ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)(acc[0] + 8));
+    __m256i s1 = np > 1 && !init ? _mm256_loadu_si256((const __m256i *)acc[1]) : _mm256_setzero_si256();
+    __m256i t1 = np > 1 && !init ? _mm256_loadu_si256((const __m256i *)(acc[1] + 8)) : _mm256_setzero_si256();
+    __m256i s2 = np > 2 && !init ? _mm256_loadu_si256((const __m256i *)acc[2]) : _mm256_setzero_si256();
+    __m256i t2 = np > 2 && !init ? _mm256_loadu_si256((const __m256i *)(acc[2] + 8)) : _mm256_setzero_si256();
+    __m256i s3 = np > 3 && !init ? _mm256_loadu_si256((const __m256i *)acc[3]) : _mm256_setzero_si256();
+    __m256i t3 = np > 3 && !init ? _mm256_loadu_si256((const __m256i *)(acc[3] + 8)) : _mm256_setzero_si256();
     int a, r;
     for (a = 0; a < na; ++a) {
         const uint32_t *ka = k + a * k_row * BNN_BLOCK;
@@ -70,12 +74,18 @@ static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdi
     }
     _mm256_storeu_si256((__m256i *)acc[0], s0);
     _mm256_storeu_si256((__m256i *)(acc[0] + 8), t0);
-    _mm256_storeu_si256((__m256i *)acc[1], s1);
-    _mm256_storeu_si256((__m256i *)(acc[1] + 8), t1);
-    _mm256_storeu_si256((__m256i *)acc[2], s2);
-    _mm256_storeu_si256((__m256i *)(acc[2] + 8), t2);
-    _mm256_storeu_si256((__m256i *)acc[3], s3);
-    _mm256_storeu_si256((__m256i *)(acc[3] + 8), t3);
+    if (np > 1) {
+        _mm256_storeu_si256((__m256i *)acc[1], s1);
+        _mm256_storeu_si256((__m256i *)(acc[1] + 8), t1);
+    }
+    if (np > 2) {
+        _mm256_storeu_si256((__m256i *)acc[2], s2);
+        _mm256_storeu_si256((__m256i *)(acc[2] + 8), t2);
+    }
+    if (np > 3) {
+        _mm256_storeu_si256((__m256i *)acc[3], s3);
+        _mm256_storeu_si256((__m256i *)(acc[3] + 8), t3);
+    }
 }
 
 /* acc + x * k: a multiply, then an add (contraction is off, see bnn_runtime.h) */
@@ -90,9 +100,12 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
     const float *x0 = x, *x1 = x + (np > 1 ? 1 : 0) * x_pix, *x2 = x + (np > 2 ? 2 : np - 1) * x_pix,
                 *x3 = x + (np > 3 ? 3 : np - 1) * x_pix;
     __m256 s0 = _mm256_loadu_ps(acc[0]), t0 = _mm256_loadu_ps(acc[0] + 8);
-    __m256 s1 = _mm256_loadu_ps(acc[1]), t1 = _mm256_loadu_ps(acc[1] + 8);
-    __m256 s2 = _mm256_loadu_ps(acc[2]), t2 = _mm256_loadu_ps(acc[2] + 8);
-    __m256 s3 = _mm256_loadu_ps(acc[3]), t3 = _mm256_loadu_ps(acc[3] + 8);
+    __m256 s1 = np > 1 ? _mm256_loadu_ps(acc[1]) : _mm256_setzero_ps();
+    __m256 t1 = np > 1 ? _mm256_loadu_ps(acc[1] + 8) : _mm256_setzero_ps();
+    __m256 s2 = np > 2 ? _mm256_loadu_ps(acc[2]) : _mm256_setzero_ps();
+    __m256 t2 = np > 2 ? _mm256_loadu_ps(acc[2] + 8) : _mm256_setzero_ps();
+    __m256 s3 = np > 3 ? _mm256_loadu_ps(acc[3]) : _mm256_setzero_ps();
+    __m256 t3 = np > 3 ? _mm256_loadu_ps(acc[3] + 8) : _mm256_setzero_ps();
     int q;
     for (q = 0; q < n; ++q) {
         const __m256 klo = _mm256_loadu_ps(k + q * BNN_BLOCK), khi = _mm256_loadu_ps(k + q * BNN_BLOCK + 8);
@@ -111,12 +124,18 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
     }
     _mm256_storeu_ps(acc[0], s0);
     _mm256_storeu_ps(acc[0] + 8, t0);
-    _mm256_storeu_ps(acc[1], s1);
-    _mm256_storeu_ps(acc[1] + 8, t1);
-    _mm256_storeu_ps(acc[2], s2);
-    _mm256_storeu_ps(acc[2] + 8, t2);
-    _mm256_storeu_ps(acc[3], s3);
-    _mm256_storeu_ps(acc[3] + 8, t3);
+    if (np > 1) {
+        _mm256_storeu_ps(acc[1], s1);
+        _mm256_storeu_ps(acc[1] + 8, t1);
+    }
+    if (np > 2) {
+        _mm256_storeu_ps(acc[2], s2);
+        _mm256_storeu_ps(acc[2] + 8, t2);
+    }
+    if (np > 3) {
+        _mm256_storeu_ps(acc[3], s3);
+        _mm256_storeu_ps(acc[3] + 8, t3);
+    }
 }
 
 /* acc + (x with its sign bit flipped where the kernel bit is 1): exact, like bnn_negate_if */
@@ -131,9 +150,12 @@ static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint
     const float *x0 = x, *x1 = x + (np > 1 ? 1 : 0) * x_pix, *x2 = x + (np > 2 ? 2 : np - 1) * x_pix,
                 *x3 = x + (np > 3 ? 3 : np - 1) * x_pix;
     __m256 s0 = _mm256_loadu_ps(acc[0]), t0 = _mm256_loadu_ps(acc[0] + 8);
-    __m256 s1 = _mm256_loadu_ps(acc[1]), t1 = _mm256_loadu_ps(acc[1] + 8);
-    __m256 s2 = _mm256_loadu_ps(acc[2]), t2 = _mm256_loadu_ps(acc[2] + 8);
-    __m256 s3 = _mm256_loadu_ps(acc[3]), t3 = _mm256_loadu_ps(acc[3] + 8);
+    __m256 s1 = np > 1 ? _mm256_loadu_ps(acc[1]) : _mm256_setzero_ps();
+    __m256 t1 = np > 1 ? _mm256_loadu_ps(acc[1] + 8) : _mm256_setzero_ps();
+    __m256 s2 = np > 2 ? _mm256_loadu_ps(acc[2]) : _mm256_setzero_ps();
+    __m256 t2 = np > 2 ? _mm256_loadu_ps(acc[2] + 8) : _mm256_setzero_ps();
+    __m256 s3 = np > 3 ? _mm256_loadu_ps(acc[3]) : _mm256_setzero_ps();
+    __m256 t3 = np > 3 ? _mm256_loadu_ps(acc[3] + 8) : _mm256_setzero_ps();
     int q;
     for (q = 0; q < n; ++q) {
         const __m128i shift = _mm_cvtsi32_si128(q % 32);
@@ -156,12 +178,18 @@ static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint
     }
     _mm256_storeu_ps(acc[0], s0);
     _mm256_storeu_ps(acc[0] + 8, t0);
-    _mm256_storeu_ps(acc[1], s1);
-    _mm256_storeu_ps(acc[1] + 8, t1);
-    _mm256_storeu_ps(acc[2], s2);
-    _mm256_storeu_ps(acc[2] + 8, t2);
-    _mm256_storeu_ps(acc[3], s3);
-    _mm256_storeu_ps(acc[3] + 8, t3);
+    if (np > 1) {
+        _mm256_storeu_ps(acc[1], s1);
+        _mm256_storeu_ps(acc[1] + 8, t1);
+    }
+    if (np > 2) {
+        _mm256_storeu_ps(acc[2], s2);
+        _mm256_storeu_ps(acc[2] + 8, t2);
+    }
+    if (np > 3) {
+        _mm256_storeu_ps(acc[3], s3);
+        _mm256_storeu_ps(acc[3] + 8, t3);
+    }
 }
 
 #endif /* BNN_OPT_AVX2_H */

@@ -7,7 +7,7 @@
  * of 4 pixels keeps its 4 x 16 sums in 16 registers. CNT counts the bits of
  * every byte; two pairwise widening adds (UADDLP, UADALP) sum the 4 bytes of
  * each 32-bit lane into the accumulator.
- * Pixels beyond np repeat the last pixel; their sums are dropped.
+ * Pixels beyond np repeat the last pixel; their sums are dropped (acc has only np rows).
  */
 #ifndef BNN_OPT_NEON_H
 #define BNN_OPT_NEON_H
@@ -40,17 +40,17 @@ static inline void bnn_neon_pixel_xor_popcount(struct bnn_neon_u32x16 *s, uint32
 }
 
 static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdiff_t x_row, const uint32_t *k,
-                                       ptrdiff_t k_row, int na, int run, int np, int32_t acc[][BNN_BLOCK])
+                                       ptrdiff_t k_row, int na, int run, int np, int init, int32_t acc[][BNN_BLOCK])
 {
     const uint32_t *x0 = x, *x1 = x + (np > 1 ? 1 : 0) * x_pix, *x2 = x + (np > 2 ? 2 : np - 1) * x_pix,
                    *x3 = x + (np > 3 ? 3 : np - 1) * x_pix;
     struct bnn_neon_u32x16 s0, s1, s2, s3, kv;
     int a, r, i;
     for (i = 0; i < 4; ++i) {
-        s0.v[i] = vreinterpretq_u32_s32(vld1q_s32(acc[0] + 4 * i));
-        s1.v[i] = vreinterpretq_u32_s32(vld1q_s32(acc[1] + 4 * i));
-        s2.v[i] = vreinterpretq_u32_s32(vld1q_s32(acc[2] + 4 * i));
-        s3.v[i] = vreinterpretq_u32_s32(vld1q_s32(acc[3] + 4 * i));
+        s0.v[i] = !init ? vreinterpretq_u32_s32(vld1q_s32(acc[0] + 4 * i)) : vdupq_n_u32(0);
+        s1.v[i] = np > 1 && !init ? vreinterpretq_u32_s32(vld1q_s32(acc[1] + 4 * i)) : vdupq_n_u32(0);
+        s2.v[i] = np > 2 && !init ? vreinterpretq_u32_s32(vld1q_s32(acc[2] + 4 * i)) : vdupq_n_u32(0);
+        s3.v[i] = np > 3 && !init ? vreinterpretq_u32_s32(vld1q_s32(acc[3] + 4 * i)) : vdupq_n_u32(0);
     }
     for (a = 0; a < na; ++a) {
         const uint32_t *ka = k + a * k_row * BNN_BLOCK;
@@ -69,9 +69,9 @@ static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdi
     }
     for (i = 0; i < 4; ++i) {
         vst1q_s32(acc[0] + 4 * i, vreinterpretq_s32_u32(s0.v[i]));
-        vst1q_s32(acc[1] + 4 * i, vreinterpretq_s32_u32(s1.v[i]));
-        vst1q_s32(acc[2] + 4 * i, vreinterpretq_s32_u32(s2.v[i]));
-        vst1q_s32(acc[3] + 4 * i, vreinterpretq_s32_u32(s3.v[i]));
+        if (np > 1) vst1q_s32(acc[1] + 4 * i, vreinterpretq_s32_u32(s1.v[i]));
+        if (np > 2) vst1q_s32(acc[2] + 4 * i, vreinterpretq_s32_u32(s2.v[i]));
+        if (np > 3) vst1q_s32(acc[3] + 4 * i, vreinterpretq_s32_u32(s3.v[i]));
     }
 }
 
@@ -100,17 +100,17 @@ static inline void bnn_neon_pixel_signed_add(struct bnn_neon_f32x16 *s, float x,
     s->v[3] = vaddq_f32(s->v[3], vreinterpretq_f32_u32(veorq_u32(v, sign[3])));
 }
 
-static inline void bnn_neon_load_tile(struct bnn_neon_f32x16 s[4], float acc[][BNN_BLOCK])
+static inline void bnn_neon_load_tile(struct bnn_neon_f32x16 s[4], float acc[][BNN_BLOCK], int np)
 {
     int p, i;
     for (p = 0; p < 4; ++p)
-        for (i = 0; i < 4; ++i) s[p].v[i] = vld1q_f32(acc[p] + 4 * i);
+        for (i = 0; i < 4; ++i) s[p].v[i] = p < np ? vld1q_f32(acc[p] + 4 * i) : vdupq_n_f32(0.0f);
 }
 
-static inline void bnn_neon_store_tile(const struct bnn_neon_f32x16 s[4], float acc[][BNN_BLOCK])
+static inline void bnn_neon_store_tile(const struct bnn_neon_f32x16 s[4], float acc[][BNN_BLOCK], int np)
 {
     int p, i;
-    for (p = 0; p < 4; ++p)
+    for (p = 0; p < np; ++p)
         for (i = 0; i < 4; ++i) vst1q_f32(acc[p] + 4 * i, s[p].v[i]);
 }
 
@@ -121,7 +121,7 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
                 *x3 = x + (np > 3 ? 3 : np - 1) * x_pix;
     struct bnn_neon_f32x16 s[4], kv;
     int q;
-    bnn_neon_load_tile(s, acc);
+    bnn_neon_load_tile(s, acc, np);
     for (q = 0; q < n; ++q) {
         const float *kq = k + q * BNN_BLOCK;
         kv.v[0] = vld1q_f32(kq);
@@ -133,7 +133,7 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
         bnn_neon_pixel_mul_add(&s[2], x2[q], &kv);
         bnn_neon_pixel_mul_add(&s[3], x3[q], &kv);
     }
-    bnn_neon_store_tile(s, acc);
+    bnn_neon_store_tile(s, acc, np);
 }
 
 static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint32_t *kbits, int n, int np,
@@ -144,7 +144,7 @@ static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint
     struct bnn_neon_f32x16 s[4];
     uint32x4_t sign[4];
     int q, i;
-    bnn_neon_load_tile(s, acc);
+    bnn_neon_load_tile(s, acc, np);
     for (q = 0; q < n; ++q) {
         const uint32_t *kw = kbits + (q / 32) * BNN_BLOCK;
         const int32x4_t shift = vdupq_n_s32(-(q % 32)); /* a negative count shifts right */
@@ -154,7 +154,7 @@ static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint
         bnn_neon_pixel_signed_add(&s[2], x2[q], sign);
         bnn_neon_pixel_signed_add(&s[3], x3[q], sign);
     }
-    bnn_neon_store_tile(s, acc);
+    bnn_neon_store_tile(s, acc, np);
 }
 
 #endif /* BNN_OPT_NEON_H */

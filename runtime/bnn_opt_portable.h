@@ -45,13 +45,16 @@
 
 #ifndef BNN_HAVE_MK_XOR_POPCOUNT
 /*
- * acc[p][l] += sum_{a < na} sum_{r < run} popcount(x[p*x_pix + a*x_row + r] XOR k[(a*k_row + r)*16 + l])
- * for pixels p < np and lanes l < 16.
+ * acc[p][l] = (init ? 0 : acc[p][l]) + sum_{a < na} sum_{r < run} popcount(x[p*x_pix + a*x_row + r] XOR
+ * k[(a*k_row + r)*16 + l]) for pixels p < np and lanes l < 16.
  */
 static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdiff_t x_row, const uint32_t *k,
-                                       ptrdiff_t k_row, int na, int run, int np, int32_t acc[][BNN_BLOCK])
+                                       ptrdiff_t k_row, int na, int run, int np, int init, int32_t acc[][BNN_BLOCK])
 {
     int a, r, p, l;
+    if (init)
+        for (p = 0; p < np; ++p)
+            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = 0;
     for (a = 0; a < na; ++a) {
         for (r = 0; r < run; ++r) {
             const uint32_t *kr = k + (a * k_row + r) * BNN_BLOCK;
@@ -101,45 +104,136 @@ static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint
 }
 #endif
 
-/* ---------------------------------------------------------------- output transform of a tile */
-
-/* Where a tile's outputs go: np pixels from `pixel`, channels [16*block, 16*block + lanes). */
-struct bnn_tile {
-    size_t pixel;
-    int np, block, lanes, channels;
-};
-
-/* Per-channel constants are padded to a whole block by the compiler, so 16 lanes can always be read. */
-static inline void bnn_tile_chain(const struct bnn_output *out, const struct bnn_tile *t, int p, const float *other,
-                                  float v[BNN_BLOCK])
+#ifndef BNN_HAVE_MK_WIDE
+/*
+ * One pixel, several blocks of output channels (a dense layer): for blocks n < nblocks,
+ * acc[n][l] += sum_{r < run} popcount(x[r] XOR k[n*k_block + r*16 + l]), and the same for
+ * a real input: acc[n][l] = acc[n][l] + x[q] * k[n*k_block + q*16 + l] (or +-x[q] for
+ * a binary kernel) for q = 0 .. n_in-1 in order.
+ */
+static inline void bnn_mk_xor_popcount_wide(const uint32_t *x, const uint32_t *k, ptrdiff_t k_block, int run,
+                                            int nblocks, int32_t acc[][BNN_BLOCK])
 {
-    const int c0 = t->block * BNN_BLOCK;
-    float o[BNN_BLOCK];
-    int n, l;
-    for (n = 0; n < out->n_ops; ++n) {
-        const struct bnn_float_op *op = &out->ops[n];
-        if (op->kind == BNN_ADD_TENSOR) {
-            const float *row = other + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)c0;
-            for (l = 0; l < BNN_BLOCK; ++l) o[l] = l < t->lanes ? row[l] : 0.0f;
-            for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] + o[l];
-        } else if (op->c_len == 1 || op->kind == BNN_RELU || op->kind == BNN_CLIP) {
-            for (l = 0; l < BNN_BLOCK; ++l) v[l] = bnn_float_op_apply(op, v[l], 0, 0.0f);
+    int n;
+    for (n = 0; n < nblocks; ++n) bnn_mk_xor_popcount(x, 0, 0, k + n * k_block, 0, 1, run, 1, 0, acc + n);
+}
+
+static inline void bnn_mk_mul_add_wide(const float *x, const float *k, ptrdiff_t k_block, int n_in, int nblocks,
+                                       float acc[][BNN_BLOCK])
+{
+    int n;
+    for (n = 0; n < nblocks; ++n) bnn_mk_mul_add(x, 0, k + n * k_block, n_in, 1, acc + n);
+}
+
+static inline void bnn_mk_signed_add_wide(const float *x, const uint32_t *kbits, ptrdiff_t k_block, int n_in,
+                                          int nblocks, float acc[][BNN_BLOCK])
+{
+    int n;
+    for (n = 0; n < nblocks; ++n) bnn_mk_signed_add(x, 0, kbits + n * k_block, n_in, 1, acc + n);
+}
+#endif
+
+#ifndef BNN_HAVE_MK_LANES_MUL_ADD
+/*
+ * Depthwise: acc[p][l] = acc[p][l] + x[p*x_pix + l] * k[l] for lanes l < lanes (the
+ * input's channels; the others stay as they are), pixels p < np.
+ */
+static inline void bnn_mk_lanes_mul_add(const float *x, ptrdiff_t x_pix, const float *k, int lanes, int np,
+                                        float acc[][BNN_BLOCK])
+{
+    int p, l;
+    for (p = 0; p < np; ++p) {
+        const float *xp = x + p * x_pix;
+        if (lanes == BNN_BLOCK) {
+            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] += xp[l] * k[l];
         } else {
-            for (l = 0; l < BNN_BLOCK; ++l) o[l] = op->c[c0 + l];
-            switch (op->kind) {
-            case BNN_ADD: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] + o[l]; break;
-            case BNN_SUB: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] - o[l]; break;
-            case BNN_RSUB: for (l = 0; l < BNN_BLOCK; ++l) v[l] = o[l] - v[l]; break;
-            case BNN_MUL: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] * o[l]; break;
-            case BNN_DIV: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] / o[l]; break;
-            case BNN_RDIV: for (l = 0; l < BNN_BLOCK; ++l) v[l] = o[l] / v[l]; break;
-            default: break;
-            }
+            for (l = 0; l < lanes; ++l) acc[p][l] += xp[l] * k[l];
         }
     }
 }
+#endif
 
-/* The 16 decisions of one pixel (v: int32 sums or float keys) into its packed output words. */
+/* ---------------------------------------------------------------- output transform of a tile */
+
+#ifndef BNN_HAVE_MK_CHAIN
+/*
+ * The output chain on 16 lanes v (output channels c0 .. c0+15), one op after
+ * another, each a loop over the lanes; `other` is the residual tensor's row at
+ * c0 (lanes beyond `lanes` do not exist there). Per-channel constants are
+ * padded to a whole block by the compiler, so 16 lanes can always be read.
+ */
+static inline void bnn_mk_chain(const struct bnn_output *out, int c0, const float *row, int lanes, float v[BNN_BLOCK])
+{
+    float c[BNN_BLOCK];
+    int n, l;
+    for (n = 0; n < out->n_ops; ++n) {
+        const struct bnn_float_op *op = &out->ops[n];
+        if (op->kind == BNN_RELU) {
+            for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] > 0.0f ? v[l] : 0.0f;
+            continue;
+        }
+        if (op->kind == BNN_CLIP) {
+            const float lo = op->c[0], hi = op->c[1];
+            for (l = 0; l < BNN_BLOCK; ++l) {
+                const float x = v[l] < lo ? lo : v[l];
+                v[l] = x > hi ? hi : x;
+            }
+            continue;
+        }
+        if (op->kind == BNN_ADD_TENSOR) {
+            if (row == NULL) continue; /* (never: the compiler passes the tensor the chain adds) */
+            if (lanes == BNN_BLOCK) {
+                for (l = 0; l < BNN_BLOCK; ++l) c[l] = row[l];
+            } else {
+                for (l = 0; l < BNN_BLOCK; ++l) c[l] = l < lanes ? row[l] : 0.0f;
+            }
+            for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] + c[l];
+            continue;
+        }
+        if (op->c_len == 1) {
+            for (l = 0; l < BNN_BLOCK; ++l) c[l] = op->c[0];
+        } else {
+            for (l = 0; l < BNN_BLOCK; ++l) c[l] = op->c[c0 + l];
+        }
+        switch (op->kind) {
+        case BNN_ADD: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] + c[l]; break;
+        case BNN_SUB: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] - c[l]; break;
+        case BNN_RSUB: for (l = 0; l < BNN_BLOCK; ++l) v[l] = c[l] - v[l]; break;
+        case BNN_MUL: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] * c[l]; break;
+        case BNN_DIV: for (l = 0; l < BNN_BLOCK; ++l) v[l] = v[l] / c[l]; break;
+        case BNN_RDIV: for (l = 0; l < BNN_BLOCK; ++l) v[l] = c[l] / v[l]; break;
+        default: break;
+        }
+    }
+}
+#endif
+
+#ifndef BNN_HAVE_MK_KEYS
+/* The ordered keys (bnn_float_key) of 16 floats. */
+static inline void bnn_mk_keys(const float x[BNN_BLOCK], int32_t v[BNN_BLOCK])
+{
+    int l;
+    for (l = 0; l < BNN_BLOCK; ++l) v[l] = bnn_float_key(x[l]);
+}
+#endif
+
+#ifndef BNN_HAVE_MK_DECIDE
+/* The decisions of 16 lanes v against bounds lo, hi, flip (bnn_bits.h) as bit masks. */
+static inline void bnn_mk_decide(const int32_t v[BNN_BLOCK], const int32_t *lo, const int32_t *hi, const uint8_t *flip,
+                                 uint32_t *negative, uint32_t *zero)
+{
+    uint32_t n = 0, z = 0;
+    int l;
+    for (l = 0; l < BNN_BLOCK; ++l) {
+        n |= (uint32_t)bnn_is_negative(v[l], lo[l], hi[l], flip[l]) << l;
+        z |= (uint32_t)bnn_is_zero(v[l], lo[l], hi[l]) << l;
+    }
+    *negative = n;
+    *zero = z;
+}
+#endif
+
+/* The 16 decisions of one pixel (v: its int32 sums) into its packed output words. */
 static inline void bnn_tile_decide(const struct bnn_output *out, const struct bnn_tile *t, int p,
                                    const int32_t v[BNN_BLOCK], void *y, uint32_t *y_mask)
 {
@@ -147,13 +241,8 @@ static inline void bnn_tile_decide(const struct bnn_output *out, const struct bn
     const uint32_t valid = t->lanes == BNN_BLOCK ? 0xFFFFu : (1u << t->lanes) - 1u;
     const size_t at = (t->pixel + (size_t)p) * BNN_WORDS((size_t)t->channels) + (size_t)c0 / 32u;
     const int shift = c0 % 32;
-    uint32_t sign = 0, zero = 0;
-    int l;
-    for (l = 0; l < BNN_BLOCK; ++l) {
-        const int32_t lo = out->lo[c0 + l], hi = out->hi[c0 + l];
-        sign |= (uint32_t)(out->flip[c0 + l] ? v[l] >= hi : v[l] < lo) << l;
-        zero |= (uint32_t)(lo <= v[l] && v[l] < hi) << l;
-    }
+    uint32_t sign, zero;
+    bnn_mk_decide(v, out->lo + c0, out->hi + c0, out->flip + c0, &sign, &zero);
     sign &= valid;
     /* the first block of a word assigns it (clearing stale bits), the second adds its half */
     if (shift == 0) ((uint32_t *)y)[at] = sign;
@@ -165,30 +254,30 @@ static inline void bnn_tile_decide(const struct bnn_output *out, const struct bn
     }
 }
 
+#ifndef BNN_HAVE_MK_STORE
 /* Stores a tile of real values (a real layer's sums, or a binary layer's as floats). */
-static inline void bnn_tile_store_real(const struct bnn_output *out, const struct bnn_tile *t,
-                                       float v[][BNN_BLOCK], const float *other, void *y, uint32_t *y_mask)
+static inline void bnn_mk_store_real(const struct bnn_output *out, const struct bnn_tile *t,
+                                       float v[][BNN_BLOCK], const float *other, float *y)
 {
     int p, l;
     for (p = 0; p < t->np; ++p) {
-        bnn_tile_chain(out, t, p, other, v[p]);
-        if (out->kind == BNN_OUT_BITS) {
-            int32_t keys[BNN_BLOCK];
-            for (l = 0; l < BNN_BLOCK; ++l) keys[l] = bnn_float_key(v[p][l]);
-            bnn_tile_decide(out, t, p, keys, y, y_mask);
+        const size_t at = (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
+        float *row = y + at;
+        bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v[p]);
+        if (t->lanes == BNN_BLOCK) {
+            for (l = 0; l < BNN_BLOCK; ++l) row[l] = v[p][l];
         } else {
-            float *row = (float *)y + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
             for (l = 0; l < t->lanes; ++l) row[l] = v[p][l];
         }
     }
 }
 
 /* Stores a tile of exact sums y[p][l]. */
-static inline void bnn_tile_store_sums(const struct bnn_output *out, const struct bnn_tile *t,
+static inline void bnn_mk_store_sums(const struct bnn_output *out, const struct bnn_tile *t,
                                        int32_t sums[][BNN_BLOCK], const float *other, void *y, uint32_t *y_mask)
 {
     int p, l;
-    if (out->kind == BNN_OUT_BITS && !out->keys) {
+    if (out->kind == BNN_OUT_BITS) {
         for (p = 0; p < t->np; ++p) bnn_tile_decide(out, t, p, sums[p], y, y_mask);
     } else if (out->kind == BNN_OUT_INT32) {
         for (p = 0; p < t->np; ++p) {
@@ -199,7 +288,55 @@ static inline void bnn_tile_store_sums(const struct bnn_output *out, const struc
         float v[BNN_TILE][BNN_BLOCK];
         for (p = 0; p < t->np; ++p)
             for (l = 0; l < BNN_BLOCK; ++l) v[p][l] = (float)sums[p][l]; /* exact: |sum| < 2^24 */
-        bnn_tile_store_real(out, t, v, other, y, y_mask);
+        bnn_mk_store_real(out, t, v, other, (float *)y);
+    }
+}
+#endif
+
+/*
+ * Thresholds of a tensor (bnn_ref_threshold) with per-channel bounds, 16
+ * channels at a time through the same decision code as the fused layers;
+ * bounds per element (t_len = the tensor size) take the reference.
+ */
+static inline void bnn_opt_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
+                                     const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
+                                     uint32_t *bits, uint32_t *mask)
+{
+    struct bnn_output out;
+    struct bnn_tile tile;
+    const int blocks = (int)((channels + BNN_BLOCK - 1) / BNN_BLOCK);
+    size_t r;
+    int block, l;
+    if (t_len != channels) {
+        bnn_ref_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+        return;
+    }
+    memset(&out, 0, sizeof out);
+    out.kind = BNN_OUT_BITS;
+    out.lo = lo;
+    out.hi = hi;
+    out.flip = flip;
+    out.ternary = mask != NULL;
+    tile.np = 1;
+    tile.channels = (int)channels;
+    for (r = 0; r < rows; ++r) {
+        tile.pixel = r;
+        for (block = 0; block < blocks; ++block) {
+            int32_t v[BNN_BLOCK];
+            const size_t at = r * channels + (size_t)block * BNN_BLOCK;
+            tile.block = block;
+            tile.lanes = (int)channels - block * BNN_BLOCK < BNN_BLOCK ? (int)channels - block * BNN_BLOCK : BNN_BLOCK;
+            if (src_is_float && tile.lanes == BNN_BLOCK) {
+                bnn_mk_keys((const float *)src + at, v);
+            } else if (src_is_float) {
+                const float *x = (const float *)src + at;
+                for (l = 0; l < BNN_BLOCK; ++l) v[l] = l < tile.lanes ? bnn_float_key(x[l]) : 0;
+            } else {
+                const int32_t *x = (const int32_t *)src + at;
+                for (l = 0; l < BNN_BLOCK; ++l) v[l] = l < tile.lanes ? x[l] : 0;
+            }
+            bnn_tile_decide(&out, &tile, 0, v, bits, mask);
+        }
     }
 }
 
@@ -216,177 +353,282 @@ static inline void bnn_tap_range(int i, int stride, int dilation, int pad, int s
     for (a = *first; a < taps && i * stride + a * dilation - pad < size; ++a) *last = a + 1;
 }
 
-/* Output columns [*first, *last) whose taps all land inside the input (maybe none). */
-static inline void bnn_interior(int stride, int dilation, int pad, int size, int taps, int out, int *first, int *last)
+/* The pixels [*first, *last) of the tile j0 .. j0+np-1 whose tap column b lands inside the
+ * input (a contiguous range: the column moves right with the pixel). */
+static inline void bnn_tap_pixels(const struct bnn_conv_geometry *g, int j0, int np, int b, int *first, int *last)
 {
-    *first = 0;
-    while (*first < out && *first * stride - pad < 0) ++*first;
-    *last = *first;
-    while (*last < out && *last * stride - pad + (taps - 1) * dilation < size) ++*last;
+    const int at = j0 * g->sw + b * g->dw - g->pl; /* input column of the tile's first pixel */
+    const int begin = at >= 0 ? 0 : (-at + g->sw - 1) / g->sw;
+    const int end = at >= g->w ? 0 : (g->w - at + g->sw - 1) / g->sw;
+    *first = begin < np ? begin : np;
+    *last = end < np ? (end > *first ? end : *first) : np;
 }
 
-/* The number of pixels from column j that form one tile: interior columns go in tiles of
- * BNN_TILE, border columns one by one. */
-static inline int bnn_tile_width(int j, int interior_first, int interior_last)
+/* Are all taps of every pixel of the tile inside the input (rows [a0, a1) given)? */
+static inline int bnn_tile_inside(const struct bnn_conv_geometry *g, int j0, int np, int a0, int a1)
 {
-    int np = 1;
-    if (j >= interior_first && j < interior_last) {
-        while (np < BNN_TILE && j + np < interior_last) ++np;
+    int p0, p1, q0, q1;
+    bnn_tap_pixels(g, j0, np, 0, &p0, &p1);
+    bnn_tap_pixels(g, j0, np, g->kw - 1, &q0, &q1);
+    return a0 == 0 && a1 == g->kh && p0 == 0 && p1 == np && q0 == 0 && q1 == np;
+}
+
+/* Where the tile of output row i, pixels j .. j+np-1, block `block` stores. */
+static inline struct bnn_tile bnn_tile_at(const struct bnn_conv_geometry *g, int i, int j, int np, int block)
+{
+    struct bnn_tile t;
+    t.pixel = (size_t)i * g->ow + j;
+    t.np = np;
+    t.block = block;
+    t.lanes = g->o - block * BNN_BLOCK < BNN_BLOCK ? g->o - block * BNN_BLOCK : BNN_BLOCK;
+    t.channels = g->o;
+    return t;
+}
+
+/*
+ * The sums d of one tile of a binary layer: kernel rows [a0, a1) inside the input; per
+ * tap column the pixels it is inside for (all of them in the interior), consecutive
+ * columns with the same pixels in one run (with dilation 1 their words are contiguous).
+ */
+static inline void bnn_btile_sums(const struct bnn_conv_geometry *g, const uint32_t *x, const uint32_t *kb, int i,
+                                  int j, int np, int a0, int a1, int32_t acc[][BNN_BLOCK])
+{
+    const int words = (int)BNN_WORDS((size_t)g->c);
+    const ptrdiff_t x_pix = (ptrdiff_t)g->sw * words, x_row = (ptrdiff_t)g->dh * g->w * words;
+    int b = 0, p0, p1, q0, q1;
+    if (g->dw == 1 && bnn_tile_inside(g, j, np, a0, a1)) { /* every tap of a kernel row: one run */
+        bnn_mk_xor_popcount(x + ((ptrdiff_t)(i * g->sh - g->pt) * g->w + (ptrdiff_t)(j * g->sw - g->pl)) * words,
+                            x_pix, x_row, kb, (ptrdiff_t)g->kw * words, g->kh, g->kw * words, np, 1, acc);
+        return;
     }
-    return np;
+    memset(acc, 0, (size_t)np * sizeof acc[0]);
+    while (b < g->kw) {
+        int nb = 1;
+        bnn_tap_pixels(g, j, np, b, &p0, &p1);
+        while (g->dw == 1 && b + nb < g->kw) {
+            bnn_tap_pixels(g, j, np, b + nb, &q0, &q1);
+            if (q0 != p0 || q1 != p1) break;
+            ++nb;
+        }
+        if (p1 > p0 && a1 > a0) {
+            const uint32_t *xt = x + ((ptrdiff_t)(i * g->sh - g->pt + a0 * g->dh) * g->w +
+                                      (ptrdiff_t)((j + p0) * g->sw - g->pl + b * g->dw)) * words;
+            bnn_mk_xor_popcount(xt, x_pix, x_row, kb + (size_t)(a0 * g->kw + b) * words * BNN_BLOCK,
+                                (ptrdiff_t)g->kw * words, a1 - a0, nb * words, p1 - p0, 0, acc + p0);
+        }
+        b += nb;
+    }
+}
+
+/*
+ * y = K - 2 d per pixel of a tile. K counts the channels of the taps inside the input
+ * (zero padding) or of all taps (one padding, whose padded taps, all +1, add
+ * d = popcount(kernel words): the compiler's tap_popcounts). A padded tap is in a kernel
+ * row outside [a0, a1) (the same for every pixel of the tile) or in a column outside
+ * the input for this pixel (only at the ends of a row).
+ */
+static inline void bnn_btile_finish(const struct bnn_bconv2d *L, int block, int j, int np, int a0, int a1,
+                                    int32_t acc[][BNN_BLOCK])
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int taps = g->kh * g->kw;
+    const int16_t *pc = L->tap_popcounts ? L->tap_popcounts + (size_t)block * taps * BNN_BLOCK : NULL; /* one padding only */
+    int32_t corr[BNN_TILE][BNN_BLOCK], column[BNN_BLOCK];
+    int k_eff[BNN_TILE];
+    int p, l, a, b, p0, p1;
+    if (bnn_tile_inside(g, j, np, a0, a1)) {
+        for (p = 0; p < np; ++p)
+            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = taps * g->c - 2 * acc[p][l];
+        return;
+    }
+    for (l = 0; l < BNN_BLOCK; ++l) column[l] = 0;
+    for (a = 0; L->pad_mode == 1 && a < g->kh; ++a) { /* the kernel rows outside the input */
+        if (a >= a0 && a < a1) continue;
+        for (b = 0; b < g->kw; ++b)
+            for (l = 0; l < BNN_BLOCK; ++l) column[l] += pc[(a * g->kw + b) * BNN_BLOCK + l];
+    }
+    for (p = 0; p < np; ++p) {
+        k_eff[p] = L->pad_mode == 1 ? taps * g->c : g->kw * (a1 - a0) * g->c;
+        for (l = 0; l < BNN_BLOCK; ++l) corr[p][l] = column[l];
+    }
+    for (b = 0; b < g->kw; ++b) { /* the columns outside the input for some pixels */
+        bnn_tap_pixels(g, j, np, b, &p0, &p1);
+        if (p0 == 0 && p1 == np) continue;
+        if (L->pad_mode == 0) {
+            for (p = 0; p < np; ++p) k_eff[p] -= p < p0 || p >= p1 ? (a1 - a0) * g->c : 0;
+            continue;
+        }
+        for (l = 0; l < BNN_BLOCK; ++l) column[l] = 0;
+        for (a = a0; a < a1; ++a)
+            for (l = 0; l < BNN_BLOCK; ++l) column[l] += pc[(a * g->kw + b) * BNN_BLOCK + l];
+        for (p = 0; p < np; ++p)
+            if (p < p0 || p >= p1)
+                for (l = 0; l < BNN_BLOCK; ++l) corr[p][l] += column[l];
+    }
+    for (p = 0; p < np; ++p)
+        for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = k_eff[p] - 2 * (acc[p][l] + corr[p][l]);
+}
+
+/* A layer with one output pixel (a dense layer): BNN_TILE blocks of output channels at a time. */
+static inline void bnn_opt_bdense(const struct bnn_bconv2d *L, const uint32_t *x, const float *other, void *y,
+                                  uint32_t *y_mask)
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int run = g->kh * g->kw * (int)BNN_WORDS((size_t)g->c), blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
+    int block, n, l;
+    for (block = 0; block < blocks; block += BNN_TILE) {
+        int32_t acc[BNN_TILE][BNN_BLOCK];
+        const int nblocks = blocks - block < BNN_TILE ? blocks - block : BNN_TILE;
+        memset(acc, 0, sizeof acc);
+        bnn_mk_xor_popcount_wide(x, L->kernel + (size_t)block * run * BNN_BLOCK, (ptrdiff_t)run * BNN_BLOCK, run,
+                                 nblocks, acc);
+        for (n = 0; n < nblocks; ++n) {
+            struct bnn_tile tile = bnn_tile_at(g, 0, 0, 1, block + n);
+            for (l = 0; l < BNN_BLOCK; ++l) acc[n][l] = g->kh * g->kw * g->c - 2 * acc[n][l];
+            bnn_mk_store_sums(&L->out, &tile, acc + n, other, y, y_mask);
+        }
+    }
 }
 
 static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *x, const uint32_t *x_mask,
                                    const float *other, void *y, uint32_t *y_mask)
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const int words = (int)BNN_WORDS((size_t)g->c), taps = g->kh * g->kw;
+    const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)g->c);
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
-    int block, i, j, a0, a1, b0, b1, jf, jl, np, p, l;
+    int block, i, j, a0, a1, np;
     if (g->groups != 1 || x_mask) {
         bnn_ref_bconv2d(L, x, x_mask, other, y, y_mask);
         return;
     }
-    bnn_interior(g->sw, g->dw, g->pl, g->w, g->kw, g->ow, &jf, &jl);
+    if (g->oh * g->ow == 1 && !g->pt && !g->pl && g->kh == g->h && g->kw == g->w) {
+        bnn_opt_bdense(L, x, other, y, y_mask);
+        return;
+    }
     for (block = 0; block < blocks; ++block) {
         const uint32_t *kb = L->kernel + (size_t)block * taps * words * BNN_BLOCK;
         for (i = 0; i < g->oh; ++i) {
             bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
             for (j = 0; j < g->ow; j += np) {
+                int32_t acc[BNN_TILE][BNN_BLOCK];
                 struct bnn_tile tile;
-                int32_t acc[BNN_TILE][BNN_BLOCK], corr[BNN_BLOCK];
-                int k_eff;
-                np = bnn_tile_width(j, jf, jl);
-                bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
-                memset(acc, 0, sizeof acc);
-                if (a1 > a0 && b1 > b0) {
-                    const uint32_t *xt = x + ((size_t)(i * g->sh - g->pt + a0 * g->dh) * g->w +
-                                              (size_t)(j * g->sw - g->pl + b0 * g->dw)) * words;
-                    const uint32_t *kt = kb + (size_t)(a0 * g->kw + b0) * words * BNN_BLOCK;
-                    const ptrdiff_t x_row = (ptrdiff_t)g->dh * g->w * words, k_row = (ptrdiff_t)g->kw * words;
-                    if (g->dw == 1) {
-                        bnn_mk_xor_popcount(xt, (ptrdiff_t)g->sw * words, x_row, kt, k_row, a1 - a0,
-                                            (b1 - b0) * words, np, acc);
-                    } else {
-                        int b;
-                        for (b = 0; b < b1 - b0; ++b)
-                            bnn_mk_xor_popcount(xt + (ptrdiff_t)b * g->dw * words, (ptrdiff_t)g->sw * words, x_row,
-                                                kt + (ptrdiff_t)b * words * BNN_BLOCK, k_row, a1 - a0, words, np,
-                                                acc);
-                    }
-                }
-                /* y = K - 2 d: K counts the taps inside (zero padding) or all taps (one padding,
-                 * whose padded taps add d = popcount(kernel words)) */
-                for (l = 0; l < BNN_BLOCK; ++l) corr[l] = 0;
-                if (L->pad_mode == 1 && (a1 - a0 < g->kh || b1 - b0 < g->kw)) {
-                    /* the padded taps: all taps minus the rectangle inside the input */
-                    const int16_t *pc = L->tap_popcounts + (size_t)block * taps * BNN_BLOCK;
-                    int a, b;
-                    for (a = 0; a < taps; ++a)
-                        for (l = 0; l < BNN_BLOCK; ++l) corr[l] += pc[a * BNN_BLOCK + l];
-                    for (a = a0; a < a1; ++a)
-                        for (b = b0; b < b1; ++b)
-                            for (l = 0; l < BNN_BLOCK; ++l) corr[l] -= pc[(a * g->kw + b) * BNN_BLOCK + l];
-                    k_eff = taps * g->c;
-                } else {
-                    k_eff = L->pad_mode == 1 ? taps * g->c : (a1 - a0) * (b1 - b0) * g->c;
-                }
-                for (p = 0; p < np; ++p)
-                    for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = k_eff - 2 * (acc[p][l] + corr[l]);
-                tile.pixel = (size_t)i * g->ow + j;
-                tile.np = np;
-                tile.block = block;
-                tile.lanes = g->o - block * BNN_BLOCK < BNN_BLOCK ? g->o - block * BNN_BLOCK : BNN_BLOCK;
-                tile.channels = g->o;
-                bnn_tile_store_sums(&L->out, &tile, acc, other, y, y_mask);
+                np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
+                bnn_btile_sums(g, x, kb, i, j, np, a0, a1, acc);
+                bnn_btile_finish(L, block, j, np, a0, a1, acc);
+                tile = bnn_tile_at(g, i, j, np, block);
+                bnn_mk_store_sums(&L->out, &tile, acc, other, y, y_mask);
             }
         }
     }
 }
 
-/* Depthwise real convolution (one input channel per output channel): 16 channels side by side. */
-static inline void bnn_opt_fconv2d_depthwise(const struct bnn_fconv2d *L, const float *x, const float *other,
-                                             void *y, uint32_t *y_mask)
+/*
+ * The float sums of one tile of a real layer: every tap (a, b) inside the input for some
+ * pixels of the tile, in row-major order, adds its channels to those pixels. With a real
+ * kernel and dilation 1, consecutive taps of a kernel row with the same pixels are one run:
+ * their channels are contiguous in the input and in the kernel, in the same order.
+ */
+static inline void bnn_ftile_sums(const struct bnn_fconv2d *L, const float *x, int block, int i, int j, int np,
+                                  float acc[][BNN_BLOCK])
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const float *kernel = L->kernel;
-    const int taps = g->kh * g->kw, blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
-    int block, i, j, a, b, l, a0, a1, b0, b1;
-    if (kernel == NULL) { /* a binary depthwise kernel on a real input */
-        bnn_ref_fconv2d(L, x, other, y, y_mask);
-        return;
-    }
-    for (block = 0; block < blocks; ++block) {
-        struct bnn_tile tile;
-        tile.np = 1;
-        tile.block = block;
-        tile.lanes = g->o - block * BNN_BLOCK < BNN_BLOCK ? g->o - block * BNN_BLOCK : BNN_BLOCK;
-        tile.channels = g->o;
-        for (i = 0; i < g->oh; ++i) {
-            bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
-            for (j = 0; j < g->ow; ++j) {
-                float acc[1][BNN_BLOCK], v[BNN_BLOCK];
-                bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
-                for (l = 0; l < BNN_BLOCK; ++l) acc[0][l] = 0.0f;
-                for (a = a0; a < a1; ++a) {
-                    for (b = b0; b < b1; ++b) {
-                        const float *xp = x + ((size_t)(i * g->sh + a * g->dh - g->pt) * g->w +
-                                               (size_t)(j * g->sw + b * g->dw - g->pl)) * g->c + block * BNN_BLOCK;
-                        const float *kp = kernel + ((size_t)block * taps + a * g->kw + b) * BNN_BLOCK;
-                        for (l = 0; l < BNN_BLOCK; ++l) v[l] = l < tile.lanes ? xp[l] : 0.0f;
-                        for (l = 0; l < BNN_BLOCK; ++l) acc[0][l] += v[l] * kp[l];
-                    }
-                }
-                tile.pixel = (size_t)i * g->ow + j;
-                bnn_tile_store_real(&L->out, &tile, acc, other, y, y_mask);
-            }
-        }
-    }
-}
-
-static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, void *y,
-                                   uint32_t *y_mask)
-{
-    const struct bnn_conv_geometry *g = &L->g;
-    const int taps = g->kh * g->kw, blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
+    const int taps = g->kh * g->kw;
     const int kwords = L->kernel_bits ? (int)BNN_WORDS((size_t)g->c) : g->c; /* per tap, per lane */
-    int block, i, j, a, b, np, a0, a1, b0, b1, jf, jl;
-    if (L->pad_value != 0.0f) {
-        bnn_ref_fconv2d(L, x, other, y, y_mask);
+    int a, b, nb, a0, a1, p0, p1, q0, q1;
+    bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
+    for (a = a0; a < a1; ++a) {
+        for (b = 0; b < g->kw; b += nb) {
+            const size_t kt = ((size_t)block * taps + a * g->kw + b) * kwords * BNN_BLOCK;
+            const float *xt;
+            bnn_tap_pixels(g, j, np, b, &p0, &p1);
+            nb = 1;
+            while (L->kernel && g->dw == 1 && b + nb < g->kw) {
+                bnn_tap_pixels(g, j, np, b + nb, &q0, &q1);
+                if (q0 != p0 || q1 != p1) break;
+                ++nb;
+            }
+            if (p1 <= p0) continue;
+            xt = x + ((ptrdiff_t)(i * g->sh + a * g->dh - g->pt) * g->w +
+                      (ptrdiff_t)((j + p0) * g->sw + b * g->dw - g->pl)) * g->c;
+            if (L->kernel_bits)
+                bnn_mk_signed_add(xt, (ptrdiff_t)g->sw * g->c, L->kernel_bits + kt, g->c, p1 - p0, acc + p0);
+            else
+                bnn_mk_mul_add(xt, (ptrdiff_t)g->sw * g->c, L->kernel + kt, nb * g->c, p1 - p0, acc + p0);
+        }
+    }
+}
+
+/* The float sums of one tile of a depthwise layer (one input channel per output channel):
+ * lanes are channels, so each tap reads 16 input channels side by side. */
+static inline void bnn_dwtile_sums(const struct bnn_fconv2d *L, const float *x, int block, int i, int j, int np,
+                                   int lanes, float acc[][BNN_BLOCK])
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int taps = g->kh * g->kw;
+    int a, b, a0, a1, p0, p1;
+    bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
+    for (a = a0; a < a1; ++a) {
+        for (b = 0; b < g->kw; ++b) {
+            const float *xt;
+            bnn_tap_pixels(g, j, np, b, &p0, &p1);
+            if (p1 <= p0) continue;
+            xt = x + ((ptrdiff_t)(i * g->sh + a * g->dh - g->pt) * g->w +
+                      (ptrdiff_t)((j + p0) * g->sw + b * g->dw - g->pl)) * g->c + block * BNN_BLOCK;
+            bnn_mk_lanes_mul_add(xt, (ptrdiff_t)g->sw * g->c, L->kernel + ((size_t)block * taps + a * g->kw + b) *
+                                 BNN_BLOCK, lanes, p1 - p0, acc + p0);
+        }
+    }
+}
+
+/* A real layer with one output pixel (a dense layer): BNN_TILE blocks of output channels at a time. */
+static inline void bnn_opt_fdense(const struct bnn_fconv2d *L, const float *x, const float *other, float *y)
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int n_in = g->kh * g->kw * g->c, blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
+    const int kwords = L->kernel_bits ? g->kh * g->kw * (int)BNN_WORDS((size_t)g->c) : n_in;
+    int block, n;
+    for (block = 0; block < blocks; block += BNN_TILE) {
+        float acc[BNN_TILE][BNN_BLOCK];
+        const int nblocks = blocks - block < BNN_TILE ? blocks - block : BNN_TILE;
+        const ptrdiff_t stride = (ptrdiff_t)kwords * BNN_BLOCK;
+        memset(acc, 0, sizeof acc);
+        if (L->kernel_bits)
+            bnn_mk_signed_add_wide(x, L->kernel_bits + (size_t)block * stride, stride, n_in, nblocks, acc);
+        else
+            bnn_mk_mul_add_wide(x, L->kernel + (size_t)block * stride, stride, n_in, nblocks, acc);
+        for (n = 0; n < nblocks; ++n) {
+            struct bnn_tile tile = bnn_tile_at(g, 0, 0, 1, block + n);
+            bnn_mk_store_real(&L->out, &tile, acc + n, other, y);
+        }
+    }
+}
+
+static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, float *y)
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
+    const int depthwise = g->groups > 1 && g->groups == g->c && g->groups == g->o && L->kernel;
+    int block, i, j, np;
+    if (L->pad_value != 0.0f || (g->groups != 1 && !depthwise)) {
+        bnn_ref_fconv2d(L, x, other, y);
         return;
     }
-    if (g->groups != 1) {
-        if (g->groups == g->c && g->groups == g->o) bnn_opt_fconv2d_depthwise(L, x, other, y, y_mask);
-        else bnn_ref_fconv2d(L, x, other, y, y_mask);
+    if (g->oh * g->ow == 1 && !g->pt && !g->pl && g->kh == g->h && g->kw == g->w && g->groups == 1 &&
+        (L->kernel || g->kh * g->kw == 1)) {
+        bnn_opt_fdense(L, x, other, y);
         return;
     }
-    bnn_interior(g->sw, g->dw, g->pl, g->w, g->kw, g->ow, &jf, &jl);
     for (block = 0; block < blocks; ++block) {
         for (i = 0; i < g->oh; ++i) {
-            bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
             for (j = 0; j < g->ow; j += np) {
-                struct bnn_tile tile;
                 float acc[BNN_TILE][BNN_BLOCK];
-                np = bnn_tile_width(j, jf, jl);
-                bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
+                struct bnn_tile tile;
+                np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
+                tile = bnn_tile_at(g, i, j, np, block);
                 memset(acc, 0, sizeof acc);
-                for (a = a0; a < a1; ++a) {
-                    for (b = b0; b < b1; ++b) {
-                        const float *xt = x + ((size_t)(i * g->sh + a * g->dh - g->pt) * g->w +
-                                               (size_t)(j * g->sw + b * g->dw - g->pl)) * g->c;
-                        const size_t kt = ((size_t)block * taps + a * g->kw + b) * kwords * BNN_BLOCK;
-                        if (L->kernel_bits)
-                            bnn_mk_signed_add(xt, (ptrdiff_t)g->sw * g->c, L->kernel_bits + kt, g->c, np, acc);
-                        else
-                            bnn_mk_mul_add(xt, (ptrdiff_t)g->sw * g->c, L->kernel + kt, g->c, np, acc);
-                    }
-                }
-                tile.pixel = (size_t)i * g->ow + j;
-                tile.np = np;
-                tile.block = block;
-                tile.lanes = g->o - block * BNN_BLOCK < BNN_BLOCK ? g->o - block * BNN_BLOCK : BNN_BLOCK;
-                tile.channels = g->o;
-                bnn_tile_store_real(&L->out, &tile, acc, other, y, y_mask);
+                if (depthwise) bnn_dwtile_sums(L, x, block, i, j, np, tile.lanes, acc);
+                else bnn_ftile_sums(L, x, block, i, j, np, acc);
+                bnn_mk_store_real(&L->out, &tile, acc, other, y);
             }
         }
     }

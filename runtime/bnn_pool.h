@@ -6,6 +6,10 @@
  * time. For ternary values (mask plane m, 1 where non-zero) the max is -1 only
  * if all are -1 (sign = AND of signs) and non-zero if some value is +1 or all
  * are -1 (mask = OR(m AND NOT sign) OR AND(sign)).
+ * Channels whose bit is set in `min_words` take the minimum instead (a
+ * decreasing threshold was moved above the pool): -1 if any is -1 (sign = OR
+ * of signs), non-zero if some value is -1 or all are non-zero
+ * (mask = OR(sign) OR AND(m)).
  * Padded taps never take part in a max; for an average, `count_include_pad`
  * says whether they count (as zeros) in the divisor.
  */
@@ -29,7 +33,7 @@ struct bnn_pool_geometry {
             if (yy >= 0 && yy < (g)->h && xx >= 0 && xx < (g)->w)
 
 static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uint32_t *x, const uint32_t *x_mask,
-                                    uint32_t *y, uint32_t *y_mask)
+                                    const uint32_t *min_words, uint32_t *y, uint32_t *y_mask)
 {
     const int words = (int)BNN_WORDS((size_t)g->c);
     int i, j, q, yy, xx;
@@ -37,15 +41,23 @@ static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uin
         for (j = 0; j < g->ow; ++j) {
             const size_t out = ((size_t)i * g->ow + j) * words;
             for (q = 0; q < words; ++q) {
-                uint32_t all_negative = 0xFFFFFFFFu, some_positive = 0;
+                uint32_t all_negative = 0xFFFFFFFFu, some_negative = 0, some_positive = 0, all_nonzero = 0xFFFFFFFFu;
+                const uint32_t take_min = min_words ? min_words[q] : 0;
                 BNN_POOL_WINDOW(g, i, j, yy, xx) {
                     const size_t at = ((size_t)yy * g->w + xx) * words + q;
                     all_negative &= x[at];
-                    if (x_mask) some_positive |= x_mask[at] & ~x[at];
+                    some_negative |= x[at];
+                    if (x_mask) {
+                        some_positive |= x_mask[at] & ~x[at];
+                        all_nonzero &= x_mask[at];
+                    }
                 }
                 if (q == words - 1 && g->c % 32) all_negative &= (1u << (g->c % 32)) - 1u; /* tail bits 0 */
-                y[out + q] = all_negative;
-                if (y_mask) y_mask[out + q] = some_positive | all_negative;
+                y[out + q] = (all_negative & ~take_min) | (some_negative & take_min);
+                if (y_mask) {
+                    y_mask[out + q] = ((some_positive | all_negative) & ~take_min) |
+                                      ((some_negative | all_nonzero) & take_min);
+                }
             }
         }
     }

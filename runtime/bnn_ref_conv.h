@@ -114,9 +114,8 @@ static inline float bnn_ref_fterm(const struct bnn_fconv2d *L, int o, int t, int
     return v * L->kernel[bnn_kernel_index(o, t, q, taps, cg)];
 }
 
-/* Real input; `other` and y_mask as for bnn_ref_bconv2d. */
-static inline void bnn_ref_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, void *y,
-                                   uint32_t *y_mask)
+/* Real input; `other` as for bnn_ref_bconv2d. */
+static inline void bnn_ref_fconv2d(const struct bnn_fconv2d *L, const float *x, const float *other, float *y)
 {
     const struct bnn_conv_geometry *g = &L->g;
     const int cg = g->c / g->groups, og = g->o / g->groups;
@@ -124,7 +123,6 @@ static inline void bnn_ref_fconv2d(const struct bnn_fconv2d *L, const float *x, 
     for (i = 0; i < g->oh; ++i) {
         for (j = 0; j < g->ow; ++j) {
             const size_t pixel = (size_t)i * g->ow + j;
-            bnn_output_clear_bits(&L->out, y, y_mask, pixel, g->o);
             for (o = 0; o < g->o; ++o) {
                 const int first = (o / og) * cg;
                 float acc = 0.0f;
@@ -137,7 +135,7 @@ static inline void bnn_ref_fconv2d(const struct bnn_fconv2d *L, const float *x, 
                         for (q = 0; q < cg; ++q) acc += bnn_ref_fterm(L, o, t, q, inside ? xp[q] : L->pad_value);
                     }
                 }
-                bnn_output_store_real(&L->out, acc, pixel, o, g->o, other, y, y_mask);
+                bnn_output_store_real(&L->out, acc, pixel, o, g->o, other, y);
             }
         }
     }

@@ -1,6 +1,8 @@
 """Small ONNX graphs built with onnx.helper, the way exporters write them."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -75,3 +77,19 @@ def larq_mlp(rng, sizes=(64, 48, 32, 10), softmax=True, opset=13):
     if softmax:
         b.node("Softmax", [b.last], axis=-1)
     return b
+
+
+def shift_one_threshold_array(source: str) -> str:
+    """Generated C (prefix `net`) with every accumulator threshold of one binary layer moved
+    by one step: drift that `verify --c-dir` and `assert_c_matches` must catch."""
+    # a binary layer fused with its threshold: { BNN_OUT_BITS, 0, NULL, lo, hi, flip, ternary }
+    call = re.search(r"\{ BNN_OUT_BITS, 0, NULL, (net_l\d+_lo), net_l\d+_lo, net_l\d+_flip, 0 \}", source)
+    assert call, "expected a binary layer that writes its thresholded bits in the generated C"
+
+    def shift(match):
+        values = [int(v) + 2 for v in re.findall(r"-?\d+", match.group(2))]
+        return match.group(1) + ", ".join(map(str, values)) + "\n};"
+
+    for array in call.groups():
+        source = re.sub(rf"(static const int32_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
+    return source

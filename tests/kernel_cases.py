@@ -18,7 +18,7 @@ import numpy as np
 from bnncompile import ir
 from bnncompile.codegen import packing
 
-BCONV, FCONV = 1, 2
+BCONV, FCONV, THRESHOLD = 1, 2, 3
 OUT_INT32, OUT_FLOAT, OUT_BITS = 0, 1, 2
 OPS = {"add": 0, "sub": 1, "rsub": 2, "mul": 3, "div": 4, "rdiv": 5, "relu": 6, "clip": 7, "add_tensor": 8}
 F32 = np.float32
@@ -34,7 +34,6 @@ class Case:
     binary_kernel: int = 0
     out_kind: int = OUT_INT32
     ternary_out: int = 0
-    keys: int = 0
     ops: list = field(default_factory=list)  # (name, constants or None)
     kernel: np.ndarray | None = None
     tap_popcounts: np.ndarray | None = None
@@ -58,9 +57,13 @@ class Case:
             raw = np.ascontiguousarray(a).tobytes()
             return struct.pack("<i", len(raw)) + raw
 
+        if self.kind == THRESHOLD:
+            rows, channels, is_float, t_len = self.geometry
+            return (struct.pack("<6i", THRESHOLD, rows, channels, is_float, t_len, self.ternary_out) + blob(self.x)
+                    + blob(self.lo) + blob(self.hi) + blob(self.flip) + struct.pack("<i", self.y_bytes))
         out = struct.pack("<i", self.kind) + struct.pack("<15i", *self.geometry)
         out += struct.pack("<i", self.pad_mode) + struct.pack("<f", self.pad_value)
-        out += struct.pack("<5i", self.binary_kernel, self.out_kind, self.ternary_out, self.keys, len(self.ops))
+        out += struct.pack("<4i", self.binary_kernel, self.out_kind, self.ternary_out, len(self.ops))
         for name, const in self.ops:
             c = None if const is None else np.asarray(const, F32)
             out += struct.pack("<i", OPS[name]) + blob(c) + struct.pack("<i", 1 if c is None else c.size)
@@ -118,8 +121,7 @@ def finish(case: Case, sums: np.ndarray, is_int: bool, rng) -> Case:
         return case
     if any(name == "add_tensor" for name, _ in case.ops):
         case.other = rng.normal(0, 4, sums.shape).astype(F32)
-    chain = bool(case.ops) or not is_int
-    values = apply_ops(case.ops, sums.astype(F32), case.other) if chain else sums
+    values = apply_ops(case.ops, sums.astype(F32), case.other) if case.out_kind == OUT_FLOAT else sums
     # the C reads 16 lanes of per-channel tables: padded to whole blocks, as the compiler pads them
     case.ops = [(name, c if c is None or name == "clip" else packing.padded_channels(np.asarray(c, F32), o))
                 for name, c in case.ops]
@@ -127,8 +129,8 @@ def finish(case: Case, sums: np.ndarray, is_int: bool, rng) -> Case:
         case.y_bytes = values.size * 4
         case.expected = np.asarray(values, F32).tobytes()
         return case
-    case.keys = int(chain)
-    v = ir.float_key(values) if chain else values.astype(np.int64)
+    assert is_int and not case.ops, "packed decisions are made on the int32 sums of a binary layer"
+    v = values.astype(np.int64)
     # thresholds near the values actually taken, so decisions go both ways
     pick = v.reshape(-1, o)[rng.integers(0, v.size // o, o), np.arange(o)]
     lo = pick + rng.integers(-1, 1, o)
@@ -192,6 +194,26 @@ def fconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pa
     return case
 
 
+def threshold_case(rng, name, rows, channels, is_float, per_element=False, ternary_out=False) -> Case:
+    """A threshold of int32 sums or of floats (on their keys), bounds per channel (padded) or per element."""
+    if is_float:
+        x = rng.normal(0, 3, (rows, channels)).astype(F32)
+        x[0, :4] = [0.0, -0.0, np.inf, -np.inf]
+        v = ir.float_key(x)
+    else:
+        x = rng.integers(-50, 51, (rows, channels)).astype(np.int32)
+        v = x.astype(np.int64)
+    shape = (rows, channels) if per_element else (channels,)
+    lo = v.reshape(-1)[rng.integers(0, v.size, shape)] + rng.integers(-1, 1, shape)
+    hi = lo + (rng.integers(0, 3, shape) if ternary_out else 0)
+    flip = rng.integers(0, 2, shape).astype(np.uint8)
+    sign, nonzero = decide(v, np.broadcast_to(lo, v.shape), np.broadcast_to(hi, v.shape), np.broadcast_to(flip, v.shape))
+    pad = (lambda a: a.reshape(-1)) if per_element else (lambda a: packing.padded_channels(a, channels))
+    return Case(name, THRESHOLD, [rows, channels, int(is_float), lo.size], ternary_out=int(ternary_out), x=x,
+                lo=pad(lo.astype(np.int32)), hi=pad(hi.astype(np.int32)), flip=pad(flip), y_bytes=sign.size * 4,
+                expected=sign.tobytes() + (nonzero.tobytes() if ternary_out else b""))
+
+
 def all_cases(seed: int = 0) -> list[Case]:
     rng = np.random.default_rng(seed)
 
@@ -231,9 +253,17 @@ def all_cases(seed: int = 0) -> list[Case]:
                    out_kind=OUT_FLOAT, ops=[("relu", None)] + bn(64) + [("add_tensor", None)]),
         bconv_case(rng, "bconv-float-scalar-ops", 5, 5, 32, 20, 3, 3, out_kind=OUT_FLOAT,
                    ops=[("sub", [0.5]), ("div", rng.normal(3, 1, 20)), ("clip", [-2.0, 3.0]), ("rsub", [1.0])]),
-        bconv_case(rng, "bconv-keys-ternary", 6, 6, 32, 24, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_BITS,
-                   ops=[("mul", rng.normal(0, 1, 24)), ("add", [0.25])], ternary_out=True),
+        bconv_case(rng, "bconv-float-o24", 6, 6, 32, 24, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_FLOAT,
+                   ops=[("mul", rng.normal(0, 1, 24)), ("add", [0.25])]),
         bconv_case(rng, "dense-bits", 1, 1, 256, 256, 1, 1, out_kind=OUT_BITS),
+    ]
+    # thresholds of tensors (float streams: residual sums, real layers' outputs)
+    cases += [
+        threshold_case(rng, "threshold-float-c32", 50, 32, True),
+        threshold_case(rng, "threshold-float-c70-ternary", 9, 70, True, ternary_out=True),
+        threshold_case(rng, "threshold-int-c5", 11, 5, False),
+        threshold_case(rng, "threshold-float-per-element", 4, 20, True, per_element=True),
+        threshold_case(rng, "threshold-int-c512", 3, 512, False, ternary_out=True),
     ]
     # real-valued layers: real kernel, binary kernel (BWN), depthwise, grouped, pad values
     for exact in (True, False):
@@ -247,7 +277,7 @@ def all_cases(seed: int = 0) -> list[Case]:
                        ops=[bn(40)[0], ("add", [0.5])]),
             fconv_case(rng, "fconv-grouped", 6, 6, 8, 12, 3, 3, pads=(1, 1, 1, 1), groups=4, exact=exact),
             fconv_case(rng, "fconv-pad-value", 6, 6, 4, 5, 3, 3, pads=(1, 1, 1, 1), pad_value=1.5, exact=exact),
-            fconv_case(rng, "fconv-keys", 6, 6, 12, 20, 3, 3, pads=(1, 1, 1, 1), exact=exact, out_kind=OUT_BITS,
+            fconv_case(rng, "fconv-relu-scale", 6, 6, 12, 20, 3, 3, pads=(1, 1, 1, 1), exact=exact,
                        ops=[("relu", None), ("mul", rng.normal(0, 1, 20))]),
             fconv_case(rng, "dense-float", 1, 1, 300, 21, 1, 1, exact=exact, ops=[("add_tensor", None)]),
             fconv_case(rng, "dense-bwn", 2, 1, 64, 40, 1, 1, binary=True, exact=exact),

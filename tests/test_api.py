@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from builders import shift_one_threshold_array
 from conftest import ROOT, digits_for
 
 import bnncompile
@@ -145,17 +146,6 @@ def test_a_missing_extra_is_one_clear_error(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- testing helpers
 
 
-def perturb_first_accumulator_threshold(source: str) -> str:
-    """Shift every +1 step of the first accumulator threshold in generated C by 2."""
-    call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?, (?:NULL|\w+_t_zero), (\w+_t_pos)", source)
-    assert call, "expected an accumulator threshold"
-
-    def shift(m):
-        return m.group(1) + ", ".join(str(int(v) + 2) for v in re.findall(r"-?\d+", m.group(2))) + "\n};"
-
-    return re.sub(rf"(static const int\d+_t {call.group(1)}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
-
-
 def test_assert_c_matches_passes_then_catches_drifted_c(tmp_path, digits):
     x = digits_for(LARQ_MLP, digits[0][:200])
     report = assert_c_matches(LARQ_MLP, x)
@@ -163,7 +153,7 @@ def test_assert_c_matches_passes_then_catches_drifted_c(tmp_path, digits):
     bnncompile.compile(LARQ_MLP, tmp_path / "fw", name="net").close()
     assert_c_matches(LARQ_MLP, x, c_dir=tmp_path / "fw", name="net")
     source = tmp_path / "fw" / "net.c"
-    source.write_text(perturb_first_accumulator_threshold(source.read_text()))
+    source.write_text(shift_one_threshold_array(source.read_text()))
     # the generator is deterministic: the drifted line is named before any sample runs
     with pytest.raises(AssertionError, match=r"is not what bnncompile generates(.|\n)*net\.c:\d+: is "):
         assert_c_matches(LARQ_MLP, x, c_dir=tmp_path / "fw", name="net")

@@ -49,7 +49,7 @@ def test_zero_padded_binary_convs(tmp_path, stride, pad, group, dilation):
     moves = [op for op in compiled.graph.ops if isinstance(op, ir.Transpose)]
     # the layout pass removed every data movement but the one of the NCHW input itself
     assert [op.inputs for op in moves] == [compiled.graph.inputs]
-    conv = [op for op in compiled.graph.ops if isinstance(op, ir.Conv2D)][1]
+    conv = [op for op in ir.unfused(compiled.graph.ops) if isinstance(op, ir.Conv2D)][1]
     assert conv.packed_input and conv.signs is not None
 
 
@@ -111,5 +111,5 @@ def test_one_padding_in_nhwc_as_tf2onnx_writes_it(tmp_path):
     conv = b.node("Conv", [nchw, b.const(signs(rng, (5, 4, 3, 3)))], kernel_shape=[3, 3])
     b.node("Transpose", [conv], perm=[0, 2, 3, 1])
     compiled = check(b, tmp_path, rng, (6, 6, 4))
-    conv_op = next(op for op in compiled.graph.ops if isinstance(op, ir.Conv2D))
+    conv_op = next(op for op in ir.unfused(compiled.graph.ops) if isinstance(op, ir.Conv2D))
     assert conv_op.pad_value == 1.0 and conv_op.pads == (1, 1, 1, 1) and conv_op.packed_input

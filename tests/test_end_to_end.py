@@ -6,6 +6,7 @@ import re
 import numpy as np
 import onnxruntime as ort
 import pytest
+from builders import shift_one_threshold_array
 from conftest import EXPORTED_FIXTURES, digits_for, run_cli
 
 from bnncompile.compiler import compile_to_memory
@@ -53,20 +54,6 @@ def test_argmax_agrees_with_default_onnxruntime_too(path, digits):
     assert np.all(np.abs(c_out - ref) <= ATOL + RTOL * np.abs(ref))
 
 
-def _shift_one_threshold_array(source: str) -> str:
-    """The C with every accumulator threshold of one layer moved by one step."""
-    call = re.search(r"bnn_threshold\(\(int32_t \*\)[^;]*?, (?:NULL|net_l\d+_t_zero), (net_l\d+_t_pos)", source)
-    assert call, "expected an accumulator threshold in the generated C"
-
-    def shift(match):
-        values = [int(v) + 2 for v in re.findall(r"-?\d+", match.group(2))]
-        return match.group(1) + ", ".join(map(str, values)) + "\n};"
-
-    for array in call.groups():
-        source = re.sub(rf"(static const int\d+_t {array}\[\d+\] = {{)(.*?)\n}};", shift, source, flags=re.S)
-    return source
-
-
 def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
     """Shift every accumulator threshold of one layer by one step in the shipped C:
     `verify --c-dir` fails before running a sample, naming the file and line; and
@@ -77,12 +64,12 @@ def test_verify_catches_a_perturbed_threshold(tmp_path, digits):
     np.save(tmp_path / "x.npy", digits_for(model, digits[0]))
     ok = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    (out / "net.c").write_text(_shift_one_threshold_array((out / "net.c").read_text()))
+    (out / "net.c").write_text(shift_one_threshold_array((out / "net.c").read_text()))
     bad = run_cli("verify", model, "--name", "net", "--c-dir", out, "--inputs", tmp_path / "x.npy")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert re.search(r"^FAIL: .*no sample was run", bad.stdout, re.M) and re.search(r"net\.c:\d+: is ", bad.stdout)
 
     compiled = compile_to_memory(model, name="net")
-    compiled.files["net.c"] = _shift_one_threshold_array(compiled.files["net.c"])
+    compiled.files["net.c"] = shift_one_threshold_array(compiled.files["net.c"])
     report = verify(compiled, digits_for(model, digits[0]))
     assert report.status == "FAIL" and report.real_mismatch_samples and report.first_bad_layer, report.verdict()

@@ -8,17 +8,20 @@ import numpy as np
 import pytest
 from cffi import FFI
 
-from bnncompile.codegen.packing import pack_rows
+from bnncompile.codegen.packing import pack_rows, padded_channels, threshold_bounds
 from bnncompile.ir import float_key
+from bnncompile.passes.thresholds import KEY_ALWAYS, KEY_NEVER
 from bnncompile.resources import resource_dir
 
 HERE = Path(__file__).parent / "c"
 
 
-@pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
+@pytest.fixture(scope="module", params=["reference", "fast"])
+def kernels(tmp_path_factory, request):
+    """The shim built with the reference kernels, and with the fast ones the seam picks for -O2."""
     out = tmp_path_factory.mktemp("shim") / "libshim.so"
-    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared",
+    flags = ["-DBNN_REFERENCE_KERNELS"] if request.param == "reference" else []
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared", *flags,
                     f"-I{resource_dir('runtime')}", f"-I{HERE}", str(HERE / "kernel_shim.c"), "-o", str(out), "-lm"],
                    check=True)
     ffi = FFI()
@@ -67,15 +70,17 @@ def test_dense_ban(kernels, k):
     assert np.array_equal(y, xs @ wr.T)
 
 
-@pytest.mark.parametrize("src_is_float,t_type", [(0, "int8"), (0, "int16"), (0, "int32"), (1, "int32")])
+@pytest.mark.parametrize("src_is_float", [0, 1])
 @pytest.mark.parametrize("channels", [5, 32, 70])
-def test_threshold_packs_decisions(kernels, src_is_float, channels, t_type):
+def test_threshold_packs_decisions(kernels, src_is_float, channels):
+    """The IR's threshold rule, through the compiler's bounds (packing.threshold_bounds), in C."""
     ffi, lib = kernels
     rng = np.random.default_rng(channels + src_is_float)
     rows = 4
     if src_is_float:
         src = rng.normal(0, 5, (rows, channels)).astype(np.float32)
         src[0, :3] = 0.0
+        src[1, :4] = [np.inf, -np.inf, np.finfo(np.float32).max, -0.0]
         v = float_key(src)
     else:
         src = rng.integers(-40, 41, (rows, channels)).astype(np.int32)
@@ -84,17 +89,18 @@ def test_threshold_packs_decisions(kernels, src_is_float, channels, t_type):
     t_pos = t_zero + rng.integers(0, 3, channels)
     if src_is_float:
         t_zero, t_pos = float_key(t_zero.astype(np.float32)), float_key(t_pos.astype(np.float32))
+        t_zero[:2], t_pos[:2] = KEY_ALWAYS, KEY_NEVER  # "always" and "never" bounds of the threshold pass
     flip = rng.integers(0, 2, channels).astype(np.uint8)
     u = np.where(flip == 1, -v, v)
     want = np.where(u >= t_pos, 1, np.where(u >= t_zero, 0, -1))
     words = (channels + 31) // 32
     bits = np.full((rows, words), 0xDEADBEEF, np.uint32)
     mask = np.full((rows, words), 0xDEADBEEF, np.uint32)
-    tz, tp = t_zero.astype(t_type), t_pos.astype(t_type)
-    ctype = f"{t_type}_t"
+    lo, hi = (padded_channels(a, channels) for a in threshold_bounds(flip, t_zero, t_pos))
     lib.shim_threshold(ptr(ffi, src, "float" if src_is_float else "int32_t"), src_is_float, rows, channels,
-                       ptr(ffi, tz, ctype), ptr(ffi, tp, ctype), tz.itemsize, ptr(ffi, flip, "uint8_t"), channels,
-                       ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"))
+                       ptr(ffi, lo, "int32_t"), ptr(ffi, hi, "int32_t"), ptr(ffi, padded_channels(flip, channels),
+                                                                            "uint8_t"),
+                       channels, ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"))
     got_sign, got_mask = unpack_np(bits, channels), unpack_np(mask, channels)
     assert np.array_equal(got_mask, (want != 0).astype(np.uint32))
     assert np.array_equal(got_sign, (want < 0).astype(np.uint32))
@@ -139,7 +145,8 @@ from bnncompile import ir  # noqa: E402
 
 
 @pytest.mark.parametrize("ternary", [False, True])
-def test_max_and_average_pooling(kernels, ternary):
+@pytest.mark.parametrize("some_min", [False, True])
+def test_max_and_average_pooling(kernels, ternary, some_min):
     ffi, lib = kernels
     rng = np.random.default_rng(12)
     h, w, c = 7, 6, 37
@@ -149,14 +156,19 @@ def test_max_and_average_pooling(kernels, ternary):
     x = rng.choice([-1, 1], (1, h, w, c))
     if ternary:
         x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
+    take_min = rng.integers(0, 2, c).astype(bool) if some_min else None
+    bits_op = ir.Pool2D(**{**op.__dict__, "min_channels": take_min})
     y, ymask = np.zeros((oh, ow, 2), np.uint32), np.zeros((oh, ow, 2), np.uint32)
     mask = pack_rows(np.where(x[0] != 0, -1, 1)) if ternary else None
+    min_words = pack_rows(np.where(take_min, -1, 1)) if some_min else None
     lib.shim_maxpool_bits(ptr(ffi, geometry, "int"), ptr(ffi, pack_rows(x[0]), "uint32_t"), ptr(ffi, mask, "uint32_t"),
-                          ptr(ffi, y, "uint32_t"), ptr(ffi, ymask if ternary else None, "uint32_t"))
+                          ptr(ffi, min_words, "uint32_t"), ptr(ffi, y, "uint32_t"),
+                          ptr(ffi, ymask if ternary else None, "uint32_t"))
     got = np.where(unpack_np(y, c) == 1, -1, 1)
     if ternary:
         got = np.where(unpack_np(ymask, c) == 1, got, 0)
-    assert np.array_equal(got, op.reference(x.astype(np.float32))[0])
+    assert np.array_equal(got, bits_op.reference(x.astype(np.float32))[0])
+    assert np.all(y[..., -1] >> np.uint32(c % 32) == 0) and np.all(ymask[..., -1] >> np.uint32(c % 32) == 0)
     xf = rng.normal(size=(1, h, w, c)).astype(np.float32)
     yf = np.zeros((oh, ow, c), np.float32)
     lib.shim_maxpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), ptr(ffi, yf, "float"))

@@ -69,7 +69,9 @@ def test_an_integer_accumulator_difference_is_a_mismatch_even_at_margin_zero(tmp
     compiled = compile_to_memory(b.save(tmp_path / "m.onnx"), name="net")
     source = compiled.files["net.c"]
     # move the 'zero' step of the Sign's threshold: the C then says -1 where the sum is exactly 0
-    arrays = re.findall(r"static const int\d+_t (net_l\d+_t_zero)\[", source)
+    # a ternary output stores its two steps as bounds lo <= v < hi (bnn_bits.h); lo is the zero step
+    arrays = [lo for lo, layer in re.findall(r"static const int\d+_t ((net_l\d+)_lo)\[", source)
+              if f"{layer}_hi[" in source]
     assert arrays
     compiled.files["net.c"] = re.sub(rf"({arrays[0]}\[\d+\] = {{)(.*?)(\n}};)",
                                      lambda m: m[1] + ", ".join(str(int(v) + 1) for v in re.findall(r"-?\d+", m[2]))
@@ -89,7 +91,7 @@ def test_a_differing_first_binarizer_is_judged_not_a_crash(tmp_path):
     b.matmul(signs(rng, (10, 6)))
     compiled = compile_to_memory(b.save(tmp_path / "m.onnx"), name="net")
     source = compiled.files["net.c"]
-    first = re.search(r"static const int\d+_t (net_l\d+_t_pos)\[\d+\] = {(.*?)\n};", source, re.S)
+    first = re.search(r"static const int\d+_t (net_l\d+_lo)\[\d+\] = {(.*?)\n};", source, re.S)  # its +1 step
     moved = ", ".join(str(int(v) + 5_000_000) for v in re.findall(r"-?\d+", first[2]))  # 0.25 -> ~0.55
     compiled.files["net.c"] = source.replace(first[0], first[0].replace(first[2], "\n    " + moved + ","))
     report = verify(compiled, rng.uniform(0, 1, (100, 10)).astype(F32))
@@ -254,7 +256,8 @@ def test_sigterm_during_compile_removes_the_staging_folder(tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the output nor a staging folder
 
 
-def test_sigterm_during_verify_removes_the_build_folder(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 1.0], ids=["while-cc-builds", "while-samples-run"])
+def test_sigterm_during_verify_removes_the_build_folder(tmp_path, delay):
     env = dict(os.environ, TMPDIR=str(tmp_path))
     proc = subprocess.Popen([sys.executable, "-m", "bnncompile", "verify", str(MODEL), "--samples", "3000000"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -263,7 +266,7 @@ def test_sigterm_during_verify_removes_the_build_folder(tmp_path):
         while not list(tmp_path.glob("bnncompile-build-*")) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert list(tmp_path.glob("bnncompile-build-*")), "verify never built its C"
-        time.sleep(1)
+        time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:

@@ -94,11 +94,6 @@ def dense_geometry(x: ir.Tensor, n: int) -> list[int]:
     return [x.rows, 1, k, n, 1, 1, 1, 1, 1, 1, 0, 0, x.rows, 1, 1]
 
 
-def output_struct(kind: str) -> list:
-    """struct bnn_output that stores the sums themselves ("BNN_OUT_INT32" or "BNN_OUT_FLOAT")."""
-    return [kind, 0, None, None, None, None, 0, 0]
-
-
 def ternary(t: ir.Tensor) -> bool:
     return t.domain == ir.Domain.TERNARY
 
@@ -111,10 +106,85 @@ def mask(planner, name: str) -> Arg:
     return Arg("buffer", name, "mask", "uint32_t") if ternary(planner.tensor(name)) else NULL
 
 
-# ---------------------------------------------------------------- layers
+# ---------------------------------------------------------------- layers and their output transforms
 
 
-def _bconv(planner, op: ir.Op, kind: str, signs_ohwi: np.ndarray, geom: list[int], pad_mode: int, macs: int):
+@dataclass
+class Output:
+    """What a layer's kernel stores (struct bnn_output) and where: the output tensor,
+    the residual tensor its chain adds (if any)."""
+
+    tensor: str
+    struct: list
+    other: str | None = None
+    ternary: bool = False
+
+
+FLOAT_OP_ENUM = {**KIND_ENUM, "relu": "BNN_RELU", "clip": "BNN_CLIP", "add_tensor": "BNN_ADD_TENSOR"}
+
+
+def plain_output(op: ir.Op, binary: bool) -> Output:
+    """The sums themselves: int32 for a binary layer, float otherwise."""
+    return Output(op.output, ["BNN_OUT_INT32" if binary else "BNN_OUT_FLOAT", 0, None, None, None, None, 0])
+
+
+def fused_output(planner, fused: ir.Fused) -> Output:
+    """The chain of a fused layer as its output transform: float ops in order, then
+    (if the chain ends in a threshold of the int32 sums) the packed decisions."""
+    stem, layer = planner.stem, fused.layer
+    y = planner.tensor(layer.output)
+    channels = y.channels
+    ops, other = [], None
+    for n, op in enumerate(fused.chain):
+        if isinstance(op, ir.ChannelOp):
+            c, clen = planner.per_element(op.const, planner.tensor(op.output))
+            name = planner.array(f"{stem}_{n}_{op.kind}", packing.padded_channels(c.astype(np.float32), channels),
+                                 "float", f"{op.origin}: {op.kind} constant")
+            ops.append([KIND_ENUM[op.kind], clen, name])
+        elif isinstance(op, ir.Clip):
+            name = planner.array(f"{stem}_{n}_clip", np.array([max(op.lo, -3.4e38), min(op.hi, 3.4e38)]), "float",
+                                 f"{op.origin}: clip bounds")
+            ops.append(["BNN_CLIP", 2, name])
+        elif isinstance(op, ir.Relu):
+            ops.append(["BNN_RELU", 1, None])
+        elif isinstance(op, ir.Add):
+            other = next(i for i in fused.inputs[1:] if i in op.inputs)
+            ops.append(["BNN_ADD_TENSOR", 1, None])
+    ops_name = planner.struct(f"{stem}_ops", "struct bnn_float_op", ops, f"{fused.origin}: output chain",
+                              count=len(ops)) if ops else None
+    last = fused.chain[-1]
+    if not isinstance(last, ir.Threshold):
+        return Output(fused.output, ["BNN_OUT_FLOAT", len(ops), ops_name, None, None, None, 0], other)
+    out = planner.tensor(fused.output)
+    lo, hi, flip, _ = threshold_bounds(planner, last, out)
+    return Output(fused.output, ["BNN_OUT_BITS", len(ops), ops_name, lo, hi, flip, int(ternary(out))], other,
+                  ternary(out))
+
+
+def threshold_bounds(planner, op: ir.Threshold, y: ir.Tensor) -> tuple[str, str, str, int]:
+    """(lo, hi, flip, t_len) of a threshold as bounds on the value itself
+    (runtime/bnn_bits.h): per channel, padded to whole blocks, or per element."""
+    flip, t_zero, t_pos = op.flip.astype(bool), op.t_zero.astype(np.int64), op.t_pos.astype(np.int64)
+    if all(y.per_channel(a) for a in (flip, t_zero, t_pos)):
+        t_len = y.channels
+        flip, t_zero, t_pos = (packing.padded_channels(np.broadcast_to(np.reshape(a, -1), (t_len,)), t_len)
+                               for a in (flip, t_zero, t_pos))
+    else:
+        t_len = y.size
+        flip, t_zero, t_pos = (np.broadcast_to(a, y.shape).reshape(-1) for a in (flip, t_zero, t_pos))
+    lo, hi = packing.threshold_bounds(flip, t_zero, t_pos)
+    what = "float keys" if op.float_input else "sums"
+    lo_name = planner.array(f"{planner.stem}_lo", lo, "int32_t",
+                            f"{op.origin}: -1 below this ({what}; from hi where flipped)", "thresholds")
+    hi_name = lo_name if np.array_equal(lo, hi) else planner.array(
+        f"{planner.stem}_hi", hi, "int32_t", f"{op.origin}: end of the zero interval", "thresholds")
+    flip_name = planner.array(f"{planner.stem}_flip", flip.astype(np.uint8), "uint8_t",
+                              f"{op.origin}: 1 = decreasing", "thresholds")
+    return lo_name, hi_name, flip_name, t_len
+
+
+def _bconv(planner, op: ir.Op, kind: str, signs_ohwi: np.ndarray, geom: list[int], pad_mode: int, macs: int,
+           out: Output, step_op: ir.Op) -> Step:
     """A binary layer (binary input, binary kernel) as bnn_bconv2d."""
     stem = planner.stem
     o = signs_ohwi.shape[0]
@@ -122,17 +192,18 @@ def _bconv(planner, op: ir.Op, kind: str, signs_ohwi: np.ndarray, geom: list[int
                            f"{op.origin}: binary kernel, {o} x {signs_ohwi[0].size} bits, blocked by 16 outputs")
     popcounts = planner.array(f"{stem}_tap_popcounts", packing.tap_popcounts(signs_ohwi), "int16_t",
                               f"{op.origin}: -1 weights per tap (one padding)") if pad_mode == 1 else None
-    layer = planner.struct(stem, "struct bnn_bconv2d",
-                           [geom, pad_mode, kernel, popcounts, output_struct("BNN_OUT_INT32")],
+    layer = planner.struct(stem, "struct bnn_bconv2d", [geom, pad_mode, kernel, popcounts, out.struct],
                            f"{op.origin}: geometry, padding, kernel, output transform")
+    y_type = "int32_t" if out.struct[0] == "BNN_OUT_INT32" else "uint32_t" if out.struct[0] == "BNN_OUT_BITS"         else "float"
     call = Call("bnn_bconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
-                                ("x_mask", mask(planner, op.inputs[0])), ("other", NULL),
-                                ("y", buf(op.output, "int32_t")), ("y_mask", NULL)])
-    return planner.step(op, kind, [call], layer=BINARY, binary_macs=macs)
+                                ("x_mask", mask(planner, op.inputs[0])),
+                                ("other", buf(out.other, "float") if out.other else NULL),
+                                ("y", buf(out.tensor, y_type)), ("y_mask", mask(planner, out.tensor))])
+    return planner.step(step_op, kind, [call], layer=BINARY, binary_macs=macs)
 
 
 def _fconv(planner, op: ir.Op, kind: str, kernel_ohwi: np.ndarray, binary: bool, geom: list[int],
-           pad_value: float, layer_kind: str, macs: int):
+           pad_value: float, layer_kind: str, macs: int, out: Output, step_op: ir.Op) -> Step:
     """A layer on a real input (real kernel, or binary kernel: BWN) as bnn_fconv2d."""
     stem = planner.stem
     o = kernel_ohwi.shape[0]
@@ -144,38 +215,41 @@ def _fconv(planner, op: ir.Op, kind: str, kernel_ohwi: np.ndarray, binary: bool,
                                f"{op.origin}: real kernel, {o} x {kernel_ohwi[0].size}, blocked by 16 outputs")
     layer = planner.struct(stem, "struct bnn_fconv2d",
                            [geom, c_float(pad_value), None if binary else kernel, kernel if binary else None,
-                            output_struct("BNN_OUT_FLOAT")],
-                           f"{op.origin}: geometry, pad value, kernel, output transform")
+                            out.struct], f"{op.origin}: geometry, pad value, kernel, output transform")
     call = Call("bnn_fconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "float")),
-                                ("other", NULL), ("y", buf(op.output, "float")), ("y_mask", NULL)])
-    return planner.step(op, kind, [call], layer=layer_kind, real_macs=macs)
+                                ("other", buf(out.other, "float") if out.other else NULL),
+                                ("y", buf(out.tensor, "float"))])
+    return planner.step(step_op, kind, [call], layer=layer_kind, real_macs=macs)
 
 
-def lower_conv2d(planner, op: ir.Conv2D) -> Step:
+def lower_conv2d(planner, op: ir.Conv2D, fused: ir.Fused | None = None) -> Step:
     x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
     geom = geometry(x, y, op)
     macs = y.size * op.fan_in
-    if op.signs is not None and op.packed_input:
+    binary = op.signs is not None and op.packed_input
+    out = fused_output(planner, fused) if fused else plain_output(op, binary)
+    if binary:
         if op.pad_value not in (0.0, 1.0) and any(op.pads):
             raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
-        return _bconv(planner, op, "conv_xnor", op.signs, geom, int(op.pad_value == 1.0), macs)
-    binary = op.signs is not None
-    return _fconv(planner, op, "conv_float", op.kernel, binary, geom, op.pad_value,
-                  BIN_WEIGHTS if binary else REAL, macs)
+        return _bconv(planner, op, "conv_xnor", op.signs, geom, int(op.pad_value == 1.0), macs, out, fused or op)
+    bwn = op.signs is not None
+    return _fconv(planner, op, "conv_float", op.kernel, bwn, geom, op.pad_value, BIN_WEIGHTS if bwn else REAL, macs,
+                  out, fused or op)
 
 
-def lower_binary_dense(planner, op: ir.BinaryDense) -> Step:
+def lower_binary_dense(planner, op: ir.BinaryDense, fused: ir.Fused | None = None) -> Step:
     x = planner.tensor(op.inputs[0])
     n = op.signs.shape[1]
     kernel = np.ascontiguousarray(op.signs.T).reshape(n, 1, 1, op.fan_in)
     geom = dense_geometry(x, n)
     macs = x.rows * n * op.fan_in
+    out = fused_output(planner, fused) if fused else plain_output(op, op.packed_input)
     if op.packed_input:
-        return _bconv(planner, op, "dense_xnor", kernel, geom, 0, macs)
-    return _fconv(planner, op, "dense_bwn", kernel, True, geom, 0.0, BIN_WEIGHTS, macs)
+        return _bconv(planner, op, "dense_xnor", kernel, geom, 0, macs, out, fused or op)
+    return _fconv(planner, op, "dense_bwn", kernel, True, geom, 0.0, BIN_WEIGHTS, macs, out, fused or op)
 
 
-def lower_dense(planner, op: ir.Dense) -> Step:
+def lower_dense(planner, op: ir.Dense, fused: ir.Fused | None = None) -> Step:
     x = planner.tensor(op.inputs[0])
     k, n = op.weight.shape
     macs = x.rows * n * k
@@ -187,7 +261,13 @@ def lower_dense(planner, op: ir.Dense) -> Step:
                                       ("n", value(n)), ("y", buf(op.output, "float"))])
         return planner.step(op, "dense_ban", [call], layer=BIN_INPUT, real_macs=macs)
     kernel = np.ascontiguousarray(op.weight.T).reshape(n, 1, 1, k)
-    return _fconv(planner, op, "dense_float", kernel, False, dense_geometry(x, n), 0.0, REAL, macs)
+    out = fused_output(planner, fused) if fused else plain_output(op, False)
+    return _fconv(planner, op, "dense_float", kernel, False, dense_geometry(x, n), 0.0, REAL, macs, out, fused or op)
+
+
+def lower_fused(planner, op: ir.Fused) -> Step:
+    """A layer and its chain: the layer's lowering with the chain as its output transform."""
+    return LOWERINGS[type(op.layer)](planner, op.layer, op)
 
 
 # ---------------------------------------------------------------- binarizers and elementwise ops
@@ -195,31 +275,12 @@ def lower_dense(planner, op: ir.Dense) -> Step:
 
 def lower_threshold(planner, op: ir.Threshold) -> Step:
     y = planner.tensor(op.output)
-    stem = planner.stem
-    tz, tlen = planner.per_element(op.t_zero, y)
-    tp, _ = planner.per_element(op.t_pos, y)
-    fl, _ = planner.per_element(op.flip.astype(np.uint8), y)
-    what = "float keys" if op.float_input else "accumulator values"
-    ctype, nbytes = smallest_int_type(np.concatenate([tz, tp]))
-    t_zero = planner.array(f"{stem}_t_zero", tz, ctype, f"{op.origin}: zero step, {what}",
-                           "thresholds") if ternary(y) else None
-    t_pos = planner.array(f"{stem}_t_pos", tp, ctype, f"{op.origin}: +1 step, {what}", "thresholds")
-    flip = planner.array(f"{stem}_flip", fl, "uint8_t", f"{op.origin}: 1 = decreasing", "thresholds")
+    lo, hi, flip, t_len = threshold_bounds(planner, op, y)
     call = Call("bnn_threshold", [
         ("src", buf(op.inputs[0])), ("src_is_float", value(int(op.float_input))), ("rows", value(y.rows)),
-        ("channels", value(y.channels)), ("t_zero", value(t_zero) if t_zero else NULL), ("t_pos", value(t_pos)),
-        ("t_bytes", value(nbytes)), ("flip", value(flip)), ("t_len", value(tlen)),
-        ("bits", buf(op.output, "uint32_t")), ("mask", mask(planner, op.output))])
+        ("channels", value(y.channels)), ("lo", value(lo)), ("hi", value(hi)), ("flip", value(flip)),
+        ("t_len", value(t_len)), ("bits", buf(op.output, "uint32_t")), ("mask", mask(planner, op.output))])
     return planner.step(op, "threshold", [call])
-
-
-def smallest_int_type(values: np.ndarray) -> tuple[str, int]:
-    lo, hi = int(np.min(values)), int(np.max(values))
-    for ctype, nbytes in (("int8_t", 1), ("int16_t", 2)):
-        bound = 1 << (8 * nbytes - 1)
-        if -bound <= lo and hi < bound:
-            return ctype, nbytes
-    return "int32_t", 4
 
 
 def lower_cast(planner, op: ir.Cast) -> Step | None:
@@ -291,8 +352,14 @@ def lower_pool2d(planner, op: ir.Pool2D) -> Step:
                                           ("y", buf(op.output, "float"))])
         return planner.step(op, "avgpool", [call])
     if x.domain.is_packed:
+        take_min = NULL
+        if op.min_channels is not None:
+            words = packing.pack_rows(np.where(op.min_channels, -1, 1))
+            take_min = value(planner.array(f"{planner.stem}_min", words, "uint32_t",
+                                           f"{op.origin}: channels that take the minimum (a decreasing threshold)"))
         call = Call("bnn_maxpool_bits", [g, ("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
-                                         ("y", buf(op.output, "uint32_t")), ("y_mask", mask(planner, op.output))])
+                                         ("min_words", take_min), ("y", buf(op.output, "uint32_t")),
+                                         ("y_mask", mask(planner, op.output))])
         return planner.step(op, "maxpool_bits", [call])
     is_float = x.domain == ir.Domain.FLOAT
     call = Call("bnn_maxpool_words", [g, ("x", buf(op.inputs[0])), ("is_float", value(int(is_float))),
@@ -365,4 +432,5 @@ LOWERINGS: dict[type, Lowering] = {
     ir.Pad: lower_pad,
     ir.Add: lower_add,
     ir.Concat: lower_concat,
+    ir.Fused: lower_fused,
 }

@@ -59,10 +59,23 @@ def tap_popcounts(signs: np.ndarray) -> np.ndarray:
 
 
 def padded_channels(values: np.ndarray, channels: int) -> np.ndarray:
-    """A per-channel table padded to whole blocks, so fast kernels may read 16 lanes."""
+    """A per-channel table padded to whole blocks, so fast kernels may read 16 lanes
+    (one value for every channel stays one value)."""
     values = np.asarray(values).reshape(-1)
-    if values.size == 1:
+    if values.size != channels:
+        assert values.size == 1, (values.size, channels)
         return values
     out = np.zeros(blocks(channels) * BLOCK, values.dtype)
     out[:channels] = values
     return out
+
+
+def threshold_bounds(flip: np.ndarray, t_zero: np.ndarray, t_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The IR's threshold (u = flip ? -v : v; +1 if u >= t_pos, 0 if t_zero <= u < t_pos,
+    else -1) as bounds lo <= hi on v itself (runtime/bnn_bits.h): -1 if (flip ? v >= hi :
+    v < lo), 0 if lo <= v < hi. Since -v < t <=> v >= 1 - t for integers."""
+    flip = np.asarray(flip).astype(bool)
+    t_zero, t_pos = np.asarray(t_zero, np.int64), np.asarray(t_pos, np.int64)
+    lo, hi = np.where(flip, 1 - t_pos, t_zero), np.where(flip, 1 - t_zero, t_pos)
+    assert np.all(np.abs(lo) < 2**31) and np.all(np.abs(hi) < 2**31)
+    return lo.astype(np.int32), hi.astype(np.int32)

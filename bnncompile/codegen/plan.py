@@ -52,13 +52,14 @@ class Array:
 
 @dataclass
 class Struct:
-    """A constant struct: `value` is its initializer as nested lists of ints,
-    names and C literals (str), and None for NULL."""
+    """A constant struct (or, with `count`, an array of them): `value` is its
+    initializer as nested lists of ints, names and C literals (str), None for NULL."""
 
     name: str
     ctype: str
     value: list
     comment: str
+    count: int | None = None
 
 
 @dataclass
@@ -82,9 +83,10 @@ class Planner:
         self.plan = Plan(graph.name, graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.outputs[0]].shape)
         self.alias_of: dict[str, str] = {}
         self.stem = ""  # prefix of the current op's constants: l1, l2, ...
+        self.inner: dict[str, ir.Tensor] = {}  # the tensors inside the fused op being lowered
 
     def tensor(self, name: str) -> ir.Tensor:
-        return self.g.tensors[name]
+        return self.g.tensors[name] if name in self.g.tensors else self.inner[name]
 
     # constant data ------------------------------------------------------
     def array(self, stem: str, values: np.ndarray, ctype: str, comment: str, role: str = "weights") -> str:
@@ -110,9 +112,9 @@ class Planner:
             return arr.reshape(-1), t.channels
         return np.broadcast_to(arr, t.shape).reshape(-1), t.size
 
-    def struct(self, stem: str, ctype: str, value: list, comment: str) -> str:
+    def struct(self, stem: str, ctype: str, value: list, comment: str, count: int | None = None) -> str:
         name = f"{self.plan.name}_{stem}"
-        self.plan.structs.append(Struct(name, ctype, value, comment))
+        self.plan.structs.append(Struct(name, ctype, value, comment, count))
         return name
 
     # steps ----------------------------------------------------------------
@@ -137,6 +139,7 @@ class Planner:
             if lowering is None:
                 raise NotImplementedError(f"no C kernel for IR op {type(op).__name__}")
             self.stem = f"l{n}"
+            self.inner = op.inner_tensors([self.tensor(i) for i in op.inputs]) if isinstance(op, ir.Fused) else {}
             step = lowering(self, op)
             if step is not None:
                 self.plan.steps.append(step)

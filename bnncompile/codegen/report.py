@@ -52,9 +52,12 @@ def layer_rows(graph: ir.Graph, plan: Plan) -> list[LayerRow]:
     referenced = {s.name: _struct_names(s.value) for s in plan.structs}
     rows = []
     for s in plan.steps:
-        names = _names(s)
-        for name in list(names):
-            names |= referenced.get(name, set())
+        names, todo = set(), list(_names(s))
+        while todo:  # a struct may name arrays and other structs (a layer's chain of float ops)
+            name = todo.pop()
+            if name not in names:
+                names.add(name)
+                todo += referenced.get(name, ())
         used = [sizes[n] for n in names if n in sizes]
         weights = sum(b for b, is_threshold in used if not is_threshold)
         thresholds = sum(b for b, is_threshold in used if is_threshold)

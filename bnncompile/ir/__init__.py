@@ -15,6 +15,7 @@ from .ops import (
     Add,
     Dense,
     MulAdd,
+    Fused,
     Relu,
     Reshape,
     Softmax,
@@ -23,11 +24,12 @@ from .ops import (
     fma_f32,
     float_key,
     key_to_float,
+    unfused,
 )
 
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
-    "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold",
-    "conv2d_nhwc", "fma_f32", "float_key", "key_to_float",
+    "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "Fused",
+    "conv2d_nhwc", "fma_f32", "float_key", "key_to_float", "unfused",
 ]

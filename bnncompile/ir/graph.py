@@ -80,6 +80,12 @@ class Tensor:
             return 4 * self.rows * ((self.channels + 31) // 32) * planes
         return (8 if self.domain == Domain.FLOAT64 else 4) * self.size
 
+    def per_channel(self, const) -> bool:
+        """Is `const` (broadcast against this tensor) one value, or one value per channel?"""
+        shape = np.shape(const)
+        return len(shape) <= len(self.shape) and all(d == 1 for d in shape[:-1]) and \
+            (not shape or shape[-1] in (1, self.channels))
+
 
 @dataclass(frozen=True, eq=False)
 class Op:

@@ -9,7 +9,7 @@ onnxruntime.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -436,13 +436,17 @@ class Pool2D(Op):
     """Max or average pooling on (H, W, C). Max keeps the domain (on bits it is
     an AND: max(+1,-1) = +1 is bit 0); average needs a FLOAT input.
     Padding never contributes to a max; `count_include_pad` says whether it
-    counts in an average. A kernel equal to the input size is a global pool."""
+    counts in an average. A kernel equal to the input size is a global pool.
+    `min_channels` (max pooling only, bool per channel) marks channels that take
+    the minimum instead (a decreasing threshold moved above the pool; on bits
+    an OR)."""
 
     kind: str = "max"
     kernel: tuple[int, int] = (1, 1)
     strides: tuple[int, int] = (1, 1)
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     count_include_pad: bool = False
+    min_channels: np.ndarray | None = None
 
     def out_shape(self, shape):
         h, w, c = shape
@@ -460,6 +464,9 @@ class Pool2D(Op):
 
     def reference(self, x):
         x = np.asarray(x)
+        if self.min_channels is not None:
+            plain = replace(self, min_channels=None)
+            return np.where(self.min_channels, -plain.reference(-x), plain.reference(x)).astype(x.dtype)
         t, l, b, r = self.pads
         fill = -np.inf if self.kind == "max" else 0
         xp = np.pad(x.astype(np.float64), ((0, 0), (t, b), (l, r), (0, 0)), constant_values=fill)
@@ -553,3 +560,53 @@ class Concat(Op):
     def reference(self, *xs):
         return np.concatenate([np.asarray(x, F32) for x in xs], axis=(self.axis % (xs[0].ndim - 1)) + 1)
 
+
+
+# ---------------------------------------------------------------- fused layers
+
+
+@dataclass(frozen=True, eq=False)
+class Fused(Op):
+    """A convolution or dense layer and the elementwise chain after it, computed
+    in one pass (built by the fusion pass, never by the importer), so the
+    layer's sums never exist as a tensor.
+
+    `ops` is the layer followed by its chain, each op with its own inputs and
+    output as they were in the graph: `Cast` (int -> float), per-channel or
+    scalar `ChannelOp`, `Relu`, `Clip`, `Add` of another tensor (a residual
+    shortcut), `Reshape`s that keep the channels and, last, a `Threshold` on
+    the int32 sums. `inputs` are the
+    layer's input and the tensors the chain adds; `output` is the last op's.
+    The meaning is exactly the chain's: each op's reference in order.
+    """
+
+    ops: tuple[Op, ...] = ()
+
+    @property
+    def layer(self) -> Op:
+        return self.ops[0]
+
+    @property
+    def chain(self) -> tuple[Op, ...]:
+        return self.ops[1:]
+
+    def inner_tensors(self, inputs) -> dict[str, Tensor]:
+        """Every tensor of the chain (the ones the fusion removed from the graph), by name."""
+        tensors = dict(zip(self.inputs, inputs))
+        for op in self.ops:
+            tensors[op.output] = op.output_tensor([tensors[i] for i in op.inputs])
+        return tensors
+
+    def output_tensor(self, inputs):
+        return replace(self.inner_tensors(inputs)[self.ops[-1].output], name=self.output)
+
+    def reference(self, *xs):
+        values = dict(zip(self.inputs, xs))
+        for op in self.ops:
+            values[op.output] = op.reference(*(values[i] for i in op.inputs))
+        return values[self.ops[-1].output]
+
+
+def unfused(ops) -> list[Op]:
+    """The ops of a graph with every fused layer spelled out as the ops it fuses."""
+    return [part for op in ops for part in (op.ops if isinstance(op, Fused) else (op,))]

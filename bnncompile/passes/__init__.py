@@ -9,10 +9,11 @@ and after it.
 from __future__ import annotations
 
 from .. import ir
-from .binary_weights import fold_binary_weights
+from .binary_weights import fold_binary_weights, xnor_after_flatten
 from .epilogue import split_epilogues
+from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
-from .pooling import pool_accumulators
+from .pooling import pool_accumulators, threshold_before_max_pool
 from .thresholds import fold_thresholds
 
 PIPELINE = (
@@ -20,9 +21,12 @@ PIPELINE = (
     fuse_pad_into_conv,
     fold_flatten_into_dense,
     fold_binary_weights,
+    xnor_after_flatten,
     pool_accumulators,
     fold_thresholds,
     split_epilogues,
+    threshold_before_max_pool,
+    fuse_output_transforms,
 )
 
 

@@ -114,3 +114,41 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
             ops.append(cls(inputs=(src,), output=out, origin=op.origin, **attrs))
             src = out
     return ir.rebuild(graph, ops).replace(notes=graph.notes + tuple(notes))
+
+
+def xnor_after_flatten(graph: ir.Graph) -> ir.Graph:
+    """Pass: a binary dense layer after a Flatten of packed bits stays XNOR.
+
+    Before: packed bits (H, W, C) are unpacked (`Cast` to float) and flattened
+    (`Reshape` to one axis, NHWC order: the layout pass permuted the dense
+    weights to it) for a `BinaryDense` on the float +-1 (or 0) values: a BWN
+    layer, adds and subtracts.
+
+    After: a `Conv2D` whose kernel covers the whole (H, W) map reads the bits
+    themselves (kernel[n, h, w, c] = the weight of input (h*W + w)*C + c), its
+    int32 sums are reshaped to the dense output and cast to float. The sums are
+    the same integers (a float sum of +-1 and 0 is exact), and nothing is
+    unpacked or repacked at run time.
+    """
+    readers: dict[str, int] = {}
+    for op in graph.ops:
+        for name in op.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    producers = {op.output: op for op in graph.ops}
+    ops: list[ir.Op] = []
+    for op in graph.ops:
+        flat = producers.get(op.inputs[0]) if isinstance(op, ir.BinaryDense) and not op.packed_input else None
+        cast = producers.get(flat.inputs[0]) if isinstance(flat, ir.Reshape) else None
+        bits = graph.tensors[cast.inputs[0]] if isinstance(cast, ir.Cast) else None
+        if (bits is None or not bits.domain.is_packed or len(bits.shape) != 3 or len(flat.shape) != 1
+                or readers[flat.output] != 1 or readers[cast.output] != 1 or op.fan_in != bits.size):
+            ops.append(op)
+            continue
+        h, w, c = bits.shape
+        n = op.signs.shape[1]
+        conv = ir.Conv2D(inputs=(bits.name,), output=f"{op.output}::xnor", origin=op.origin,
+                         signs=np.ascontiguousarray(op.signs.T).reshape(n, h, w, c), packed_input=True)
+        sums = ir.Reshape(inputs=(conv.output,), output=f"{op.output}::acc", origin=op.origin,
+                          shape=graph.tensors[op.output].shape)
+        ops += [conv, sums, ir.Cast(inputs=(sums.output,), output=op.output, origin=op.origin)]
+    return ir.rebuild(graph, ops)

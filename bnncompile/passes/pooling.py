@@ -1,8 +1,9 @@
 """Pass: max-pool the integer accumulator instead of its batchnormed floats.
 
 Before: a binary convolution's INT accumulator goes through Cast and a chain
-of per-channel ops (bias, batchnorm, scale) into a max `Pool2D` on floats
-(Larq and QuickNet pool after batchnorm).
+of per-channel ops (bias, batchnorm, scale; maybe none) into a max `Pool2D`
+on floats (Larq and QuickNet pool after batchnorm, PyTorch models right
+after the convolution).
 
 After, when the chain is non-decreasing on every value the accumulator can
 take (checked by evaluating it there): the `Pool2D` reads the accumulator and
@@ -39,7 +40,7 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
             chain.append(producers[current])
             current = chain[-1].inputs[0]
         cast = producers.get(current)
-        if not chain or not isinstance(cast, ir.Cast) or users.get(current) != 1:
+        if not isinstance(cast, ir.Cast) or users.get(current) != 1:
             continue
         acc = graph.tensors[cast.inputs[0]]
         if acc.domain != ir.Domain.INT or not all(_per_channel(op, acc.channels) for op in chain):
@@ -55,7 +56,8 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
         if np.any(np.diff(f, axis=0) < 0) or np.any(np.isnan(f)):
             continue
         pooled = f"{pool.output}::acc"
-        rewritten = [replace(pool, inputs=cast.inputs, output=pooled), replace(cast, inputs=(pooled,))]
+        rewritten = [replace(pool, inputs=cast.inputs, output=pooled),
+                     replace(cast, inputs=(pooled,), output=cast.output if chain else pool.output)]
         for i, op in enumerate(chain):
             rewritten.append(replace(op, inputs=(rewritten[-1].output,),
                                      output=pool.output if i == len(chain) - 1 else op.output))
@@ -64,4 +66,41 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
             ops.remove(op)
         position = ops.index(pool)
         ops[position:position + 1] = rewritten
+    return ir.rebuild(graph, ops)
+
+
+def threshold_before_max_pool(graph: ir.Graph) -> ir.Graph:
+    """Pass: binarize before max pooling, then pool the bits.
+
+    Before: a max `Pool2D` of int32 sums (e.g. after `pool_accumulators`) is read
+    only by a `Threshold` with per-channel (or one) constants.
+
+    After: the `Threshold` reads the sums and the `Pool2D` pools its decisions:
+    an AND of bits per window, or, on channels where the threshold decreases
+    (flip), the minimum (an OR). A threshold is a monotone step function of the
+    sum in each channel, and for non-decreasing t, t(max v) = max t(v); for
+    non-increasing t, t(max v) = min t(v); padded taps take part in neither. So
+    the values are the same, the sums are never pooled, and the fusion pass can
+    then fold the threshold into the layer that makes the sums: its output is
+    bits (1/32 of the int32 sums it replaces).
+    """
+    readers: dict[str, int] = {}
+    for op in graph.ops:
+        for name in op.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    producers = {op.output: op for op in graph.ops}
+    ops: list[ir.Op] = []
+    for op in graph.ops:
+        pool = producers.get(op.inputs[0]) if isinstance(op, ir.Threshold) and not op.float_input else None
+        sums = graph.tensors[pool.inputs[0]] if isinstance(pool, ir.Pool2D) else None
+        if (sums is None or pool.kind != "max" or pool.min_channels is not None or sums.domain != ir.Domain.INT
+                or readers[pool.output] != 1 or readers[pool.inputs[0]] != 1
+                or not all(sums.per_channel(a) for a in (op.flip, op.t_zero, op.t_pos))):
+            ops.append(op)
+            continue
+        decided = replace(op, inputs=pool.inputs, output=f"{op.output}::unpooled")
+        flip = np.broadcast_to(np.reshape(op.flip, -1), (sums.channels,)).astype(bool)
+        pooled = replace(pool, inputs=(decided.output,), output=op.output,
+                         min_channels=flip.copy() if flip.any() else None)
+        ops = [o for o in ops if o is not pool] + [decided, pooled]
     return ir.rebuild(graph, ops)

@@ -31,6 +31,16 @@ class NativeModel:
         self.plan = plan
         self.name = plan.name
         self._dir = tempfile.mkdtemp(prefix="bnncompile-build-")
+        try:
+            self._build(files, trace, extra_flags)
+        except BaseException:  # a compile error, or Ctrl-C/SIGTERM while cc runs: leave no build folder
+            self.close()
+            raise
+        self.input_size = int(np.prod(plan.input_shape))
+        self.output_size = int(np.prod(plan.output_shape))
+        self.trace = trace
+
+    def _build(self, files: dict[str, str], trace: bool, extra_flags) -> None:
         for fname, text in files.items():
             Path(self._dir, fname).write_text(text)
         lib_path = Path(self._dir, f"lib{self.name}.so")
@@ -40,16 +50,12 @@ class NativeModel:
         cmd += [str(Path(self._dir, f"{self.name}.c")), "-o", str(lib_path), "-lm"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            self.close()
             raise BnnError(f"the generated C does not compile:\n{proc.stderr.strip()}")
         self.ffi = FFI()
         self.ffi.cdef(f"int {self.name}_run(const float *input, float *output);")
         if trace:
             self.ffi.cdef(f"extern void (*{self.name}_trace_hook)(int step, const void *data, unsigned long bytes);")
         self.lib = self.ffi.dlopen(str(lib_path))
-        self.input_size = int(np.prod(plan.input_shape))
-        self.output_size = int(np.prod(plan.output_shape))
-        self.trace = trace
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -141,17 +141,28 @@ def _onnx_layout(graph: ir.Graph, name: str, ir_value: np.ndarray) -> np.ndarray
 
 @contextmanager
 def _signals_deferred():
-    """Hold SIGINT and SIGTERM while the C runs: their Python handlers would raise
-    inside cffi's trace callback, where the exception is lost. They arrive (and
-    unwind everything, temporary build folder included) right after the batch."""
+    """Defer SIGINT and SIGTERM while the C runs: their handlers would raise inside
+    cffi's trace callback, where the exception is lost. A signal that arrives
+    meanwhile (or was already pending: Python runs handlers at its next bytecode,
+    which may be in the callback) is only recorded, then handed to the previous
+    handler right after the batch, which unwinds everything (temporary build
+    folder included)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(pending):
+            if callable(previous[s]):
+                previous[s](s, None)
+            elif previous[s] != signal.SIG_IGN:
+                signal.raise_signal(s)
 
 
 def batches(x, size: int) -> Iterable[np.ndarray]:

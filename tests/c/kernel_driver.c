@@ -7,10 +7,13 @@
  * prints the variant's name (BNN_KERNELS) on stdout.
  *
  * CASES is a sequence of little-endian records written by the test:
- *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d)
+ *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d, 3: bnn_threshold)
+ * for a threshold:
+ *   int32 rows, channels, src_is_float, t_len, ternary_out; blob src, lo, hi, flip; int32 y_bytes
+ * for a convolution:
  *   int32 geometry[15] (struct bnn_conv_geometry, in order)
  *   int32 pad_mode, float pad_value, int32 binary_kernel (bnn_fconv2d),
- *   int32 out_kind, int32 ternary_out, int32 keys, int32 n_ops
+ *   int32 out_kind, int32 ternary_out, int32 n_ops
  *   n_ops x { int32 op kind, blob constants }
  *   blob kernel (uint32 words of a binary kernel, or floats), blob tap_popcounts (int16),
  *   blob x, blob x_mask, blob other, blob lo, blob hi, blob flip,
@@ -68,6 +71,31 @@ static void write_planes(FILE *out, const unsigned char *y, const unsigned char 
     if (ternary) fwrite(m, 1, bytes, out);
 }
 
+static void run_threshold(FILE *out)
+{
+    const int32_t rows = read_int(), channels = read_int(), src_is_float = read_int(), t_len = read_int();
+    const int32_t ternary = read_int();
+    void *src = read_blob(), *lo = read_blob(), *hi = read_blob(), *flip = read_blob();
+    const int32_t y_bytes = read_int();
+    unsigned char *planes = (unsigned char *)malloc(4 * (size_t)y_bytes);
+    if (planes == NULL) exit(2);
+    memset(planes, 0xA5, 2 * (size_t)y_bytes);
+    memset(planes + 2 * (size_t)y_bytes, 0x5A, 2 * (size_t)y_bytes);
+    bnn_ref_threshold(src, src_is_float, (size_t)rows, (size_t)channels, (const int32_t *)lo, (const int32_t *)hi,
+                      (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)planes,
+                      ternary ? (uint32_t *)(void *)(planes + y_bytes) : NULL);
+    bnn_threshold(src, src_is_float, (size_t)rows, (size_t)channels, (const int32_t *)lo, (const int32_t *)hi,
+                  (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)(planes + 2 * (size_t)y_bytes),
+                  ternary ? (uint32_t *)(void *)(planes + 3 * (size_t)y_bytes) : NULL);
+    write_planes(out, planes, planes + y_bytes, (size_t)y_bytes, ternary);
+    write_planes(out, planes + 2 * (size_t)y_bytes, planes + 3 * (size_t)y_bytes, (size_t)y_bytes, ternary);
+    free(planes);
+    free(src);
+    free(lo);
+    free(hi);
+    free(flip);
+}
+
 int main(int argc, char **argv)
 {
     FILE *out;
@@ -84,6 +112,11 @@ int main(int argc, char **argv)
     }
     printf("%s\n", BNN_KERNELS);
     while (fread(&kind, sizeof kind, 1, in) == 1) {
+        if (kind == 3) {
+            run_threshold(out);
+            continue;
+        }
+        {
         struct bnn_conv_geometry g;
         struct bnn_output o;
         struct bnn_float_op ops[MAX_OPS];
@@ -101,7 +134,6 @@ int main(int argc, char **argv)
         memset(&o, 0, sizeof o);
         o.kind = (enum bnn_output_kind)read_int();
         o.ternary = read_int();
-        o.keys = read_int();
         n_ops = read_int();
         if (n_ops > MAX_OPS) return 2;
         for (i = 0; i < n_ops; ++i) {
@@ -152,9 +184,8 @@ int main(int argc, char **argv)
             L.kernel = binary_kernel ? NULL : (const float *)kernel;
             L.kernel_bits = binary_kernel ? (const uint32_t *)kernel : NULL;
             L.out = o;
-            bnn_ref_fconv2d(&L, (const float *)x, (const float *)other, y_ref,
-                            o.ternary ? (uint32_t *)(void *)m_ref : NULL);
-            bnn_fconv2d(&L, (const float *)x, (const float *)other, y_opt, o.ternary ? (uint32_t *)(void *)m_opt : NULL);
+            bnn_ref_fconv2d(&L, (const float *)x, (const float *)other, (float *)(void *)y_ref);
+            bnn_fconv2d(&L, (const float *)x, (const float *)other, (float *)(void *)y_opt);
         }
         write_planes(out, y_ref, m_ref, (size_t)y_bytes, o.ternary);
         write_planes(out, y_opt, m_opt, (size_t)y_bytes, o.ternary);
@@ -171,6 +202,7 @@ int main(int argc, char **argv)
         free(lo);
         free(hi);
         free(flip);
+        }
     }
     fclose(in);
     fclose(out);

@@ -8,11 +8,10 @@ uint32_t shim_popcount(uint32_t v) { return bnn_popcount(v); }
 
 int32_t shim_float_key(float x) { return bnn_float_key(x); }
 
-void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const void *t_zero,
-                    const void *t_pos, int t_bytes, const uint8_t *flip, size_t t_len, uint32_t *bits,
-                    uint32_t *mask)
+void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *lo,
+                    const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask)
 {
-    bnn_threshold(src, src_is_float, rows, channels, t_zero, t_pos, t_bytes, flip, t_len, bits, mask);
+    bnn_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
 }
 
 void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out)
@@ -42,11 +41,11 @@ static struct bnn_pool_geometry pool_geometry(const int *v)
     return g;
 }
 
-void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x_mask, uint32_t *y,
-                       uint32_t *y_mask)
+void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x_mask, const uint32_t *min_words,
+                       uint32_t *y, uint32_t *y_mask)
 {
     struct bnn_pool_geometry g = pool_geometry(geometry);
-    bnn_maxpool_bits(&g, x, x_mask, y, y_mask);
+    bnn_maxpool_bits(&g, x, x_mask, min_words, y, y_mask);
 }
 
 void shim_maxpool_float(const int *geometry, const float *x, float *y)
