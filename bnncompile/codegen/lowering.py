@@ -32,13 +32,14 @@ BINARY, BIN_WEIGHTS, BIN_INPUT, REAL, DATA = "binary", "bin-weights", "bin-input
 @dataclass(frozen=True)
 class Arg:
     """One argument of a C call. kind: "buffer" (a tensor's memory: `value` is the
-    tensor, `plane` "sign" or "mask", `ctype` the element type the kernel takes),
+    tensor, `plane` the bit plane it starts at (ir/levels.py: a ternary tensor's
+    mask is plane 1), `ctype` the element type the kernel takes),
     "address" (&value, a constant struct), "null", or "value" (an integer, an
     array name or a C literal, written as is)."""
 
     kind: str
     value: object = None
-    plane: str = "sign"
+    plane: int = 0
     ctype: str | None = None
 
 
@@ -99,11 +100,12 @@ def ternary(t: ir.Tensor) -> bool:
 
 
 def buf(name: str, ctype: str | None = None) -> Arg:
-    return Arg("buffer", name, "sign", ctype)
+    return Arg("buffer", name, 0, ctype)
 
 
 def mask(planner, name: str) -> Arg:
-    return Arg("buffer", name, "mask", "uint32_t") if ternary(planner.tensor(name)) else NULL
+    """The mask plane of a ternary tensor (plane 1), NULL for a bipolar one."""
+    return Arg("buffer", name, 1, "uint32_t") if ternary(planner.tensor(name)) else NULL
 
 
 # ---------------------------------------------------------------- layers and their output transforms

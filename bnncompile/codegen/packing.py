@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir import levels as lv
+
 BLOCK = 16  # output channels per kernel block: BNN_BLOCK in runtime/bnn_layer.h
 
 
-def words(n: int) -> int:
-    return (n + 31) // 32
+words = lv.words
 
 
 def blocks(channels: int) -> int:
@@ -17,13 +18,9 @@ def blocks(channels: int) -> int:
 
 
 def pack_rows(values: np.ndarray) -> np.ndarray:
-    """+-1 array [..., K] -> uint32 words [..., ceil(K/32)]: bit 1 where the value is -1, LSB first."""
-    values = np.asarray(values)
-    k = values.shape[-1]
-    padded = np.zeros(values.shape[:-1] + (words(k) * 32,), dtype=np.uint64)
-    padded[..., :k] = values < 0
-    bits = padded.reshape(values.shape[:-1] + (words(k), 32))
-    return (bits << np.arange(32, dtype=np.uint64)).sum(axis=-1).astype(np.uint32)
+    """+-1 array [..., K] -> uint32 words [..., ceil(K/32)]: the bipolar coding (ir/levels.py),
+    bit 1 where the value is -1, LSB first."""
+    return lv.pack_bits(np.asarray(values) < 0)
 
 
 def _blocked(per_channel: np.ndarray) -> np.ndarray:

@@ -15,17 +15,13 @@ import numpy as np
 from .. import ir
 from .literals import c_float
 from .lowering import LOWERINGS, Call, Step
-from .packing import words
 
 CTYPE = {ir.Domain.FLOAT: "float", ir.Domain.INT: "int32_t", ir.Domain.BIPOLAR: "uint32_t",
-         ir.Domain.TERNARY: "uint32_t"}
+         ir.Domain.TERNARY: "uint32_t", ir.Domain.LEVELS: "uint32_t"}
 
 
 def tensor_bytes(t: ir.Tensor) -> int:
-    if t.domain.is_packed:
-        planes = 2 if t.domain == ir.Domain.TERNARY else 1
-        return 4 * t.rows * words(t.channels) * planes
-    return 4 * t.size
+    return t.storage_bytes
 
 
 @dataclass
@@ -37,7 +33,7 @@ class Buffer:
     offset: int = 0
     first: int = 0
     last: int = 0
-    mask_offset_words: int = 0  # ternary: the mask plane follows the sign plane
+    plane_words: int = 0  # packed: words of one bit plane; plane p starts p * plane_words words in
     owner: "Buffer | None" = None  # written in place over this buffer
 
 
@@ -173,8 +169,8 @@ class Planner:
                         (buffers[name].owner or buffers[name]).last = i
                 continue
             b = Buffer(s.out, where, CTYPE[t.domain], tensor_bytes(t), first=i, last=i)
-            if t.domain == ir.Domain.TERNARY:
-                b.mask_offset_words = t.rows * words(t.channels)
+            if t.domain.is_packed:
+                b.plane_words = t.plane_words
             buffers[s.out] = b
             for name in s.inputs:
                 if name in buffers:

@@ -108,7 +108,7 @@ class Translator:
         op = self.ops[-1]
         old = self.tensors.pop(op.output)
         object.__setattr__(op, "output", onnx_name)
-        t = ir.Tensor(onnx_name, old.shape, old.domain, old.int_range)
+        t = ir.Tensor(onnx_name, old.shape, old.domain, old.int_range, old.levels)
         self.tensors[onnx_name] = t
         return t
 

@@ -26,10 +26,13 @@ from .ops import (
     key_to_float,
     unfused,
 )
+from .levels import Levels
+from .quantizers import Quantize, Relabel, Round
 
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
     "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "Fused",
     "conv2d_nhwc", "fma_f32", "float_key", "key_to_float", "unfused",
+    "Levels", "Quantize", "Round", "Relabel",
 ]

@@ -13,9 +13,16 @@ row-major in the ONNX model's own layout. Each tensor carries a value domain:
             threshold folding possible
 - `BIPOLAR` {-1,+1}, one bit per value in C (bit 1 means -1)
 - `TERNARY` {-1,0,+1}, a sign bit plus a non-zero mask bit per value
+- `LEVELS`  k-bit levels in bit planes (unsigned, signed, odd, or the
+            bipolar planes relabelled)
 
-The numpy representation used by op references is float32 for FLOAT,
-BIPOLAR and TERNARY (the values themselves), float64 for FLOAT64 and int64
+The three packed domains are one notion: `Tensor.levels` (ir/levels.py) says
+which integers and real values a packed tensor's levels stand for and how
+they are coded in bit planes; BIPOLAR and TERNARY are the two standard
+codings (their reals may be scaled: a Brevitas bipolar activation is +-0.5).
+
+The numpy representation used by op references is float32 for FLOAT and
+the packed domains (the levels' real values), float64 for FLOAT64 and int64
 for INT.
 """
 from __future__ import annotations
@@ -28,6 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
+from . import levels as lv
+
 
 class Domain(enum.Enum):
     FLOAT = "float32"
@@ -35,10 +44,16 @@ class Domain(enum.Enum):
     INT = "int32"
     BIPOLAR = "bipolar"
     TERNARY = "ternary"
+    LEVELS = "levels"
 
     @property
     def is_packed(self) -> bool:
-        return self in (Domain.BIPOLAR, Domain.TERNARY)
+        return self in (Domain.BIPOLAR, Domain.TERNARY, Domain.LEVELS)
+
+    @staticmethod
+    def of_levels(levels: lv.Levels) -> "Domain":
+        """BIPOLAR or TERNARY for (some of) those standard codings, else LEVELS."""
+        return {"bipolar": Domain.BIPOLAR, "ternary": Domain.TERNARY}.get(lv.standard(levels), Domain.LEVELS)
 
     @property
     def is_real(self) -> bool:
@@ -56,6 +71,13 @@ class Tensor:
     shape: tuple[int, ...]
     domain: Domain
     int_range: tuple[int, int, int] | None = None  # (lo, hi, step) for INT
+    levels: lv.Levels | None = None  # packed domains (BIPOLAR and TERNARY default to their standard levels)
+
+    def __post_init__(self):
+        if self.levels is None and self.domain in (Domain.BIPOLAR, Domain.TERNARY):
+            object.__setattr__(self, "levels", lv.BIPOLAR if self.domain == Domain.BIPOLAR else lv.TERNARY)
+        if self.domain.is_packed and (self.levels is None or Domain.of_levels(self.levels) != self.domain):
+            raise TypeError(f"tensor '{self.name}': {self.domain.value} needs matching levels, not {self.levels}")
 
     @property
     def size(self) -> int:
@@ -71,13 +93,17 @@ class Tensor:
         return self.size // max(self.channels, 1)
 
     @property
+    def plane_words(self) -> int:
+        """uint32_t words of one bit plane of a packed tensor (ir/levels.py)."""
+        return self.rows * lv.words(self.channels)
+
+    @property
     def storage_bytes(self) -> int:
-        """Bytes the C keeps this tensor in: bits packed 32 to a uint32_t word
-        along the innermost axis (ternary: a sign plane and a mask plane),
-        4 bytes per float32 or int32 value, 8 per float64."""
+        """Bytes the C keeps this tensor in: its levels' bit planes, each packed
+        32 to a uint32_t word along the innermost axis (ternary: a sign plane and
+        a mask plane), 4 bytes per float32 or int32 value, 8 per float64."""
         if self.domain.is_packed:
-            planes = 2 if self.domain == Domain.TERNARY else 1
-            return 4 * self.rows * ((self.channels + 31) // 32) * planes
+            return 4 * self.plane_words * self.levels.planes
         return (8 if self.domain == Domain.FLOAT64 else 4) * self.size
 
     def per_channel(self, const) -> bool:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import levels as lv
 from .graph import Domain, Op, Tensor
+from .quantizers import Binarize, Threshold, float_key, key_to_float  # noqa: F401 (part of the op set)
 
 F32 = np.float32
 # Accumulators of binary layers are int32 with |sum| <= fan-in; below 2^24 they
@@ -24,6 +26,25 @@ MAX_FAN_IN = (1 << 24) - 1
 def _check_fan_in(k: int) -> None:
     if k > MAX_FAN_IN:
         raise TypeError(f"fan-in {k} exceeds {MAX_FAN_IN}: sums of +-1 would no longer be exact in float32")
+
+
+def integer_sum_range(x: Tensor, weight_levels: lv.Levels | None, k: int, pad: int | None) -> tuple[int, int, int]:
+    """(lo, hi, step) of an exact sum of k products of x's levels (integers) and
+    weights (`weight_levels`: None is +-1); `pad` is the integer of padded taps
+    (0: zero padding, which skips them; None: no padding)."""
+    if not x.levels.reals_are_ints:
+        raise TypeError(f"an integer layer reads levels that are their integers, not {x.levels.reals} "
+                        f"(relabel them first)")
+    w = (-1, 1) if weight_levels is None else weight_levels.ints
+    xs = set(x.levels.ints) | ({pad} if pad is not None else set())
+    products = [a * b for a in xs for b in w]
+    lo, hi = k * min(products), k * max(products)
+    if max(-lo, hi) > MAX_FAN_IN:
+        raise TypeError(f"sums of {k} products reach {max(-lo, hi)}, beyond {MAX_FAN_IN}: they would no longer be "
+                        f"exact in float32")
+    # +-1 times +-1 over every tap: the sum has the parity of k
+    bipolar = x.domain == Domain.BIPOLAR and weight_levels in (None, lv.BIPOLAR) and pad in (None, 1, -1)
+    return lo, hi, 2 if bipolar else 1
 
 
 def _float(t: Tensor, shape=None) -> Tensor:
@@ -58,79 +79,7 @@ def fma_f32(x, a, b) -> np.ndarray:
         return s.astype(F32)
 
 
-# ---------------------------------------------------------------- binarizers
-
-
-@dataclass(frozen=True, eq=False)
-class Binarize(Op):
-    """Quantizer from float to {-1,+1} (or {-1,0,+1} for ONNX `Sign`).
-
-    mode `ge`: +1 where x >= 0 (Larq ste_sign, QONNX BipolarQuant, Where(x>=0)).
-    mode `gt`: +1 where x > 0.
-    mode `sign`: ONNX Sign, 0 stays 0, so the result is ternary.
-    """
-
-    mode: str = "ge"
-
-    def output_tensor(self, inputs):
-        if not inputs[0].domain.is_real:
-            raise TypeError("Binarize takes a FLOAT or FLOAT64 input")
-        domain = Domain.TERNARY if self.mode == "sign" else Domain.BIPOLAR
-        return Tensor(self.output, inputs[0].shape, domain)
-
-    def reference(self, x):
-        x = _real(x)
-        if self.mode == "ge":
-            return np.where(x >= 0, F32(1), F32(-1))
-        if self.mode == "gt":
-            return np.where(x > 0, F32(1), F32(-1))
-        return np.sign(x).astype(F32)
-
-
-def float_key(x: np.ndarray) -> np.ndarray:
-    """Map float32 to int64 so that the order of keys is the order of the
-    floats; -0.0 and +0.0 share key 0. Finite floats and infinities map into
-    [-0x7F800000, 0x7F800000]."""
-    bits = np.asarray(x, dtype=F32).view(np.int32).astype(np.int64)
-    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
-
-
-def key_to_float(key: np.ndarray) -> np.ndarray:
-    key = np.asarray(key, dtype=np.int64)
-    bits = np.where(key < 0, (-key) | 0x80000000, key).astype(np.uint32)
-    return bits.view(F32)
-
-
-@dataclass(frozen=True, eq=False)
-class Threshold(Op):
-    """Per-channel comparison that replaces a chain of elementwise ops ending
-    in a binarizer (built by the threshold passes, never by the importer).
-
-    With u = -v if flip[c] else v, where v is the INT input or, for a FLOAT
-    input, `float_key(x)`:
-        out = +1 if u >= t_pos[c];  0 if t_zero[c] <= u < t_pos[c];  else -1.
-    The output is bipolar when t_zero == t_pos on every channel.
-    """
-
-    flip: np.ndarray = None  # bool[C]
-    t_zero: np.ndarray = None  # int64[C]
-    t_pos: np.ndarray = None  # int64[C]
-    float_input: bool = False
-
-    @property
-    def is_ternary(self) -> bool:
-        return bool(np.any(self.t_zero != self.t_pos))
-
-    def output_tensor(self, inputs):
-        if inputs[0].domain not in (Domain.INT, Domain.FLOAT):
-            raise TypeError("Threshold reads an INT or FLOAT tensor")
-        domain = Domain.TERNARY if self.is_ternary else Domain.BIPOLAR
-        return Tensor(self.output, inputs[0].shape, domain)
-
-    def reference(self, x):
-        v = float_key(x) if self.float_input else np.asarray(x).astype(np.int64)
-        u = np.where(self.flip, -v, v)
-        return np.where(u >= self.t_pos, F32(1), np.where(u >= self.t_zero, F32(0), F32(-1)))
+# ---------------------------------------------------------------- binarizers and quantizers: ir/quantizers.py
 
 
 # ---------------------------------------------------------------- dense layers
@@ -155,12 +104,14 @@ class Dense(Op):
 
 @dataclass(frozen=True, eq=False)
 class BinaryDense(Op):
-    """y = x @ signs, signs int8 [K, N] in {-1,+1} (binary kernel).
-    Binary or ternary input: XNOR/popcount, exact INT accumulator.
-    Float input: BWN layer, a float sum of +-x."""
+    """y = x @ signs, signs int8 [K, N] in {-1,+1} (binary kernel), or the
+    integers of `weight_levels` (a ternary or k-bit kernel).
+    Packed input (its levels' integers): XNOR/popcount or bit-plane kernel,
+    exact INT accumulator. Float input: BWN layer, a float sum of +-x."""
 
     signs: np.ndarray = None
-    packed_input: bool = True  # input is BIPOLAR/TERNARY (else FLOAT: BWN)
+    packed_input: bool = True  # input is packed (else FLOAT: BWN)
+    weight_levels: lv.Levels | None = None  # None: +-1
 
     @property
     def fan_in(self) -> int:
@@ -171,13 +122,11 @@ class BinaryDense(Op):
         shape = x.shape[:-1] + (self.signs.shape[1],)
         k = self.fan_in
         _check_fan_in(k)
-        if x.domain == Domain.BIPOLAR:
-            return Tensor(self.output, shape, Domain.INT, (-k, k, 2))
-        if x.domain == Domain.TERNARY:
-            return Tensor(self.output, shape, Domain.INT, (-k, k, 1))
-        if x.domain == Domain.FLOAT:
+        if x.domain.is_packed:
+            return Tensor(self.output, shape, Domain.INT, integer_sum_range(x, self.weight_levels, k, None))
+        if x.domain == Domain.FLOAT and self.weight_levels in (None, lv.BIPOLAR):
             return Tensor(self.output, shape, Domain.FLOAT)
-        raise TypeError("BinaryDense takes a FLOAT, BIPOLAR or TERNARY input")
+        raise TypeError("BinaryDense takes a packed input, or a FLOAT input with a +-1 kernel")
 
     def reference(self, x):
         if self.packed_input:
@@ -334,7 +283,7 @@ class Reshape(Op):
         x = inputs[0]
         if x.domain.is_packed and tuple(self.shape[-1:]) != x.shape[-1:]:
             raise TypeError("reshaping packed bits to another row length moves data; unpack first")
-        return Tensor(self.output, tuple(self.shape), x.domain, x.int_range)
+        return Tensor(self.output, tuple(self.shape), x.domain, x.int_range, x.levels)
 
     def reference(self, x):
         return np.reshape(x, (x.shape[0],) + tuple(self.shape))
@@ -354,10 +303,12 @@ class Conv2D(Op):
     """2-D convolution on a per-sample NHWC tensor (H, W, C).
 
     weight: OHWI [O, KH, KW, C/groups] float32 (real kernel), or `signs` int8
-    in {-1,+1} for a binary kernel (set by the binary-weights pass). The input
+    in {-1,+1} for a binary kernel (set by the binary-weights pass), or the
+    integers of `weight_levels` (a ternary or k-bit kernel). The input
     is padded with `pad_value` (pads = top, left, bottom, right) before a
     VALID convolution; for a bipolar input a pad value of 0 means the padded
-    taps contribute nothing (ONNX zero padding of a +-1 tensor).
+    taps contribute nothing (ONNX zero padding of a +-1 tensor). For a packed
+    input `pad_value` is an integer of its levels' kind (or 0).
     """
 
     weight: np.ndarray = None
@@ -368,6 +319,7 @@ class Conv2D(Op):
     pad_value: float = 0.0
     groups: int = 1
     packed_input: bool = False
+    weight_levels: lv.Levels | None = None  # None: +-1 signs
 
     @property
     def kernel(self) -> np.ndarray:
@@ -397,8 +349,10 @@ class Conv2D(Op):
         if self.signs is not None and x.domain.is_packed:
             k = self.fan_in
             _check_fan_in(k)
-            exact_parity = x.domain == Domain.BIPOLAR and (self.pad_value != 0 or not any(self.pads))
-            return Tensor(self.output, shape, Domain.INT, (-k, k, 2 if exact_parity else 1))
+            pad = int(self.pad_value) if any(self.pads) else None
+            return Tensor(self.output, shape, Domain.INT, integer_sum_range(x, self.weight_levels, k, pad))
+        if self.weight_levels not in (None, lv.BIPOLAR):
+            raise TypeError("a ternary or k-bit kernel reads a packed input")
         if x.domain in (Domain.INT, Domain.FLOAT64):
             raise TypeError(f"Conv2D takes a FLOAT, BIPOLAR or TERNARY input, not {x.domain.value}")
         return Tensor(self.output, shape, Domain.FLOAT)
@@ -460,7 +414,7 @@ class Pool2D(Op):
             raise TypeError("Pool2D takes a per-sample (H, W, C) tensor")
         if self.kind == "avg" and x.domain != Domain.FLOAT:
             raise TypeError("average pooling takes a FLOAT input")
-        return Tensor(self.output, self.out_shape(x.shape), x.domain, x.int_range)
+        return Tensor(self.output, self.out_shape(x.shape), x.domain, x.int_range, x.levels)
 
     def reference(self, x):
         x = np.asarray(x)
@@ -498,7 +452,7 @@ class Transpose(Op):
 
     def output_tensor(self, inputs):
         x = inputs[0]
-        return Tensor(self.output, tuple(x.shape[p] for p in self.perm), x.domain, x.int_range)
+        return Tensor(self.output, tuple(x.shape[p] for p in self.perm), x.domain, x.int_range, x.levels)
 
     def reference(self, x):
         return np.transpose(x, (0,) + tuple(p + 1 for p in self.perm))
@@ -515,10 +469,12 @@ class Pad(Op):
         x = inputs[0]
         n = len(x.shape)
         shape = tuple(d + self.pads[i] + self.pads[i + n] for i, d in enumerate(x.shape))
-        if x.domain.is_packed and self.value not in (-1.0, 0.0, 1.0):
-            raise TypeError(f"padding a binarized tensor with {self.value}")
-        domain = Domain.TERNARY if x.domain == Domain.BIPOLAR and self.value == 0 and any(self.pads) else x.domain
-        return Tensor(self.output, shape, domain, None)
+        if not x.domain.is_packed or not any(self.pads):
+            return Tensor(self.output, shape, x.domain, None, x.levels)
+        levels = lv.with_value(x.levels, self.value)
+        if levels is None:
+            raise TypeError(f"padding a binarized tensor with {self.value}, which is none of its levels")
+        return Tensor(self.output, shape, Domain.of_levels(levels), levels=levels)
 
     def reference(self, x):
         n = x.ndim - 1
@@ -542,20 +498,23 @@ class Add(Op):
 
 @dataclass(frozen=True, eq=False)
 class Concat(Op):
-    """Concatenation of FLOAT activations along per-sample `axis`."""
+    """Concatenation of FLOAT activations, or of packed ones with the same levels
+    (they stay packed), along per-sample `axis`."""
 
     axis: int = -1
 
     def output_tensor(self, inputs):
         axis = self.axis % len(inputs[0].shape)
-        base = inputs[0].shape
+        base, first = inputs[0].shape, inputs[0]
         for t in inputs:
-            if t.domain != Domain.FLOAT or len(t.shape) != len(base) or \
+            if t.domain != first.domain or t.levels != first.levels or len(t.shape) != len(base) or \
                     any(d != e for i, (d, e) in enumerate(zip(t.shape, base)) if i != axis):
-                raise TypeError("Concat needs FLOAT inputs that agree outside the axis")
+                raise TypeError("Concat needs inputs of one domain and levels that agree outside the axis")
+        if first.domain != Domain.FLOAT and not first.domain.is_packed:
+            raise TypeError(f"Concat of {first.domain.value} tensors")
         shape = list(base)
         shape[axis] = sum(t.shape[axis] for t in inputs)
-        return Tensor(self.output, tuple(shape), Domain.FLOAT)
+        return Tensor(self.output, tuple(shape), first.domain, levels=first.levels)
 
     def reference(self, *xs):
         return np.concatenate([np.asarray(x, F32) for x in xs], axis=(self.axis % (xs[0].ndim - 1)) + 1)

@@ -43,19 +43,14 @@ EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 4}
 
 
 def decode(t: ir.Tensor, raw: bytes) -> np.ndarray:
-    """Bytes a C step wrote -> values (float32 for packed/float, int64 for INT)."""
+    """Bytes a C step wrote -> values (float32 for packed/float, int64 for INT);
+    packed tensors are decoded by their levels (ir/levels.py)."""
     if t.domain == ir.Domain.FLOAT:
         return np.frombuffer(raw, dtype=np.float32).reshape(t.shape)
     if t.domain == ir.Domain.INT:
         return np.frombuffer(raw, dtype=np.int32).astype(np.int64).reshape(t.shape)
-    words = (t.channels + 31) // 32
-    planes = np.frombuffer(raw, dtype=np.uint32).reshape(-1, t.rows, words)
-    bits = ((planes[..., None] >> np.arange(32, dtype=np.uint32)) & 1).reshape(len(planes), t.rows, -1)
-    bits = bits[..., : t.channels]
-    values = np.where(bits[0] == 1, -1.0, 1.0).astype(np.float32)
-    if t.domain == ir.Domain.TERNARY:
-        values = np.where(bits[1] == 1, values, 0.0).astype(np.float32)
-    return values.reshape(t.shape)
+    planes = np.frombuffer(raw, dtype=np.uint32).reshape(t.levels.planes, t.rows, -1)
+    return t.levels.decode(planes, t.channels).reshape(t.shape)
 
 
 @dataclass
