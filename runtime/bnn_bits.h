@@ -9,6 +9,17 @@
  *   A ternary value v in {-1,0,+1} adds a second plane of the same shape,
  *   the mask: m = 1 where v != 0. Where m = 0 the sign bit is 0 as well.
  *
+ * Both are cases of one coding (bnncompile/ir/levels.py says the same): a
+ * packed tensor holds levels, each an integer coded in `planes` bit planes
+ * as a code word c (bit p of c is its bit in plane p) with
+ *     value(c) = base + sum_p coeff[p] * bit_p(c)
+ * (bipolar: base 1, coeff -2; ternary: sign and mask, base 0, coeffs -2, +1;
+ * unsigned k-bit: base 0, coeffs 2^p; two's complement: the top coeff is
+ * -2^(k-1); odd k-bit (bipolar planes): base 2^k - 1, coeffs -2^(p+1)).
+ * Plane p of a tensor starts p * rows * BNN_WORDS(channels) words after
+ * plane 0. The model's real value of each level is a table the compiler
+ * writes where a kernel needs it (bnn_levels.h).
+ *
  * This file is plain C99, header-only; every function is `static inline`,
  * so a model includes only what it calls.
  */
@@ -20,6 +31,39 @@
 #include <string.h>
 
 #define BNN_WORDS(n) (((n) + 31u) / 32u)
+#define BNN_MAX_PLANES 8
+
+/* How a packed tensor's levels are coded (see above). */
+struct bnn_coding {
+    int planes;
+    int32_t base;
+    int32_t coeff[BNN_MAX_PLANES];
+};
+
+/* The code of one value: bit `bit` of word `word` in each of `planes` planes. */
+static inline uint32_t bnn_code_at(const uint32_t *x, size_t plane_words, size_t word, unsigned bit, int planes)
+{
+    uint32_t code = 0;
+    int p;
+    for (p = 0; p < planes; ++p) code |= ((x[(size_t)p * plane_words + word] >> bit) & 1u) << p;
+    return code;
+}
+
+/* The integer a code stands for. */
+static inline int32_t bnn_code_value(const struct bnn_coding *c, uint32_t code)
+{
+    int32_t v = c->base;
+    int p;
+    for (p = 0; p < c->planes; ++p) v += ((code >> p) & 1u) ? c->coeff[p] : 0;
+    return v;
+}
+
+/* Sets the bits of `code` for one value (its bits must be 0 before). */
+static inline void bnn_put_code(uint32_t *y, size_t plane_words, size_t word, unsigned bit, uint32_t code, int planes)
+{
+    int p;
+    for (p = 0; p < planes; ++p) y[(size_t)p * plane_words + word] |= ((code >> p) & 1u) << bit;
+}
 
 /*
  * popcount: the number of 1 bits. The portable version is the classic
@@ -73,6 +117,21 @@ static inline int bnn_is_negative(int32_t v, int32_t lo, int32_t hi, int flip)
 static inline int bnn_is_zero(int32_t v, int32_t lo, int32_t hi)
 {
     return lo <= v && v < hi;
+}
+
+/*
+ * Multi-threshold (QONNX MultiThreshold): the level of a value is the number of
+ * steps t_0 <= t_1 <= ... it passes, u = flip ? -v : v passing t_k when u >= t_k.
+ * Stored, like the two bounds above, on v itself: bounds[k] = t_k without flip
+ * (v passes when v >= bounds[k]) and 1 - t_k with it (v passes when v < bounds[k]).
+ * The two-bound form above is the case of one or two steps to bipolar or
+ * ternary codes.
+ */
+static inline int bnn_level_of(int32_t v, const int32_t *bounds, int n_steps, int flip)
+{
+    int k, n = 0;
+    for (k = 0; k < n_steps; ++k) n += flip ? v < bounds[k] : v >= bounds[k];
+    return n;
 }
 
 /*

@@ -12,6 +12,7 @@
  *   bnn_kernels.h     the seam: reference or fast kernels, by instruction set
  *   bnn_opt_*.h       the fast kernels (portable driver, AVX2, AVX-512, NEON)
  *   bnn_pool.h        max pooling on bits (AND), integers and floats; average pooling
+ *   bnn_levels.h      k-bit levels: multi-thresholds, unpacking, pooling; packed concatenation
  *   bnn_layout.h      transpose, concatenation, padding, residual sums
  * Generated model code is constant data plus calls into these functions.
  *
@@ -36,6 +37,7 @@
 #include "bnn_layer.h"
 #include "bnn_kernels.h"
 #include "bnn_pool.h"
+#include "bnn_levels.h"
 #include "bnn_layout.h"
 
 #endif /* BNN_RUNTIME_H */

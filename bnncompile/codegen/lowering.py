@@ -277,6 +277,8 @@ def lower_fused(planner, op: ir.Fused) -> Step:
 
 def lower_threshold(planner, op: ir.Threshold) -> Step:
     y = planner.tensor(op.output)
+    if not op.sign_like:
+        return levels_lowering.lower_levels_threshold(planner, op)
     lo, hi, flip, t_len = threshold_bounds(planner, op, y)
     call = Call("bnn_threshold", [
         ("src", buf(op.inputs[0])), ("src_is_float", value(int(op.float_input))), ("rows", value(y.rows)),
@@ -291,6 +293,8 @@ def lower_cast(planner, op: ir.Cast) -> Step | None:
         call = Call("bnn_int_to_float", [("x", buf(op.inputs[0], "int32_t")), ("n", value(x.size)),
                                          ("y", buf(op.output, "float"))])
         return planner.step(op, "int_to_float", [call], in_place=True)
+    if x.domain.is_packed and not levels_lowering.is_plain(x):
+        return levels_lowering.lower_unpack_levels(planner, op)
     if x.domain.is_packed:
         call = Call("bnn_unpack", [("bits", buf(op.inputs[0], "uint32_t")), ("mask", mask(planner, op.inputs[0])),
                                    ("rows", value(x.rows)), ("channels", value(x.channels)),
@@ -353,6 +357,8 @@ def lower_pool2d(planner, op: ir.Pool2D) -> Step:
                                           ("count_include_pad", value(int(op.count_include_pad))),
                                           ("y", buf(op.output, "float"))])
         return planner.step(op, "avgpool", [call])
+    if x.domain.is_packed and ir.levels.standard(x.levels) is None:
+        return levels_lowering.lower_maxpool_levels(planner, op, g)
     if x.domain.is_packed:
         take_min = NULL
         if op.min_channels is not None:
@@ -403,6 +409,8 @@ def lower_add(planner, op: ir.Add) -> Step:
 
 def lower_concat(planner, op: ir.Concat) -> Step:
     y = planner.tensor(op.output)
+    if y.domain.is_packed:
+        return levels_lowering.lower_concat_bits(planner, op)
     axis = op.axis % len(y.shape)
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
@@ -415,6 +423,13 @@ def lower_concat(planner, op: ir.Concat) -> Step:
         offset += chunk
     return planner.step(op, "concat", calls)
 
+
+def lower_round(planner, op: ir.Round) -> Step:
+    raise NotImplementedError(f"Round of a value that is not bounded ({op.origin}): bnncompile takes Round "
+                              f"as a quantizer, after a clip (as DoReFa writes it)")
+
+
+from . import lowering_levels as levels_lowering  # noqa: E402 (its lowerings build on the pieces above)
 
 Lowering = Callable[..., "Step | None"]
 
@@ -435,4 +450,6 @@ LOWERINGS: dict[type, Lowering] = {
     ir.Add: lower_add,
     ir.Concat: lower_concat,
     ir.Fused: lower_fused,
+    ir.Round: lower_round,
+    ir.Relabel: lower_reshape,  # the same bits
 }

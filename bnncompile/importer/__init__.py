@@ -15,7 +15,7 @@ from .. import ir
 from ..errors import BnnError
 from .loading import default_opset, read_model
 from .translate import initial_values, topological_nodes, translate_node
-from .translator import Condition, Translator, Unsupported, node_label
+from .translator import Choice, Condition, Translator, Unsupported, node_label
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def import_model(path: str | Path, name: str | None = None) -> tuple[ir.Graph, M
     result = t.values.get(outputs[0])
     if isinstance(result, Condition):
         result = t.binarize_condition(result)
+    if isinstance(result, Choice):
+        raise BnnError(f"output '{outputs[0]}' is an integer tensor; bnncompile writes float outputs")
     if not isinstance(result, ir.Tensor):
         raise BnnError(f"output '{outputs[0]}' does not depend on the input")
     if result.domain != ir.Domain.FLOAT:

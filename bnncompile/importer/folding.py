@@ -132,7 +132,7 @@ def fold_node(node: onnx.NodeProto, inputs: list[np.ndarray | None], opset: int)
         fn = QONNX_OPS.get(node.op_type)
         if fn is None:
             raise BnnError(f"QONNX op {node.op_type} is not supported", node=node.name or node.op_type)
-        return [fn(*inputs)]
+        return [fn(*inputs, **{a.name: helper.get_attribute_value(a) for a in node.attribute})]
     if node.domain not in ("", "ai.onnx"):
         raise BnnError(f"op {node.domain}.{node.op_type} is not supported", node=node.name or node.op_type)
     if node.op_type == "BatchNormalization":

@@ -12,7 +12,7 @@ from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
 from .loading import read_model
-from .qonnx_ops import QONNX_DOMAINS, bipolar_quant
+from .qonnx_ops import QONNX_DOMAINS, bipolar_quant, quant
 
 
 class _BipolarQuant(OpRun):
@@ -20,6 +20,14 @@ class _BipolarQuant(OpRun):
 
     def _run(self, x, scale):
         return (bipolar_quant(x, scale),)
+
+
+class _Quant(OpRun):
+    op_domain = "qonnx.custom_op.general"
+
+    def _run(self, x, scale, zeropt, bitwidth, signed=None, narrow=None, rounding_mode=None):
+        return (quant(x, scale, zeropt, bitwidth, 1 if signed is None else signed, narrow or 0,
+                      rounding_mode or "ROUND"),)
 
 
 class _BatchNormInference(OpRun):
@@ -40,8 +48,9 @@ class _BatchNormInference(OpRun):
 _BatchNormInference.__name__ = "BatchNormalization"
 
 
-def _op_for_domain(domain: str):
-    return type("BipolarQuant", (_BipolarQuant,), {"op_domain": domain})
+def _ops_for_domain(domain: str) -> list:
+    return [type(name, (base,), {"op_domain": domain}) for name, base in (("BipolarQuant", _BipolarQuant),
+                                                                          ("Quant", _Quant))]
 
 
 class ReferenceModel:
@@ -64,7 +73,7 @@ class ReferenceModel:
         if self.uses_qonnx:
             domains = {n.domain for n in model.graph.node if n.domain in QONNX_DOMAINS}
             self._evaluator = ReferenceEvaluator(
-                model, new_ops=[_op_for_domain(d) for d in domains] + [_BatchNormInference])
+                model, new_ops=[op for d in domains for op in _ops_for_domain(d)] + [_BatchNormInference])
             self.model_bytes = None
         else:
             self._evaluator = None

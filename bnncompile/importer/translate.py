@@ -16,15 +16,15 @@ from ..errors import BnnError
 from .folding import fold_within_budget
 from .handlers import HANDLERS
 from .loading import check_types, printable
-from .qonnx_ops import QONNX_DOMAINS
-from .translator import MAX_ELEMENTS, Condition, Translator, Unsupported, attr, node_label
+from .qonnx_ops import QONNX_ARITY, QONNX_DOMAINS
+from .translator import MAX_ELEMENTS, Choice, Condition, Translator, Unsupported, attr, node_label
 
 
 def _check_arity(node: onnx.NodeProto, opset: int) -> None:
     """Input and output counts and attribute types the op's schema allows (unknown ops are reported later)."""
     schema = None
-    if node.domain in QONNX_DOMAINS and node.op_type == "BipolarQuant":
-        limits = (2, 2, 1, 1)
+    if node.domain in QONNX_DOMAINS and node.op_type in QONNX_ARITY:
+        limits = QONNX_ARITY[node.op_type]
     else:
         try:
             schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
@@ -78,7 +78,7 @@ def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
             raise BnnError("Shape start and end must be integers", node=node_label(node))
         t.bind(node.output[0], full[start:end])
         return
-    if node.op_type == "BipolarQuant":  # a QONNX op: not in the standard domain
+    if node.op_type in QONNX_ARITY:  # a QONNX op: not in the standard domain
         known_domain = node.domain in QONNX_DOMAINS
     else:
         known_domain = node.domain in ("", "ai.onnx")
@@ -88,6 +88,8 @@ def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
     for v in ins:
         if isinstance(v, Condition) and node.op_type not in ("Where", "Cast", "Not"):
             raise Unsupported("boolean input to an op that needs numbers")
+        if isinstance(v, Choice) and node.op_type != "Cast":
+            raise Unsupported("integer Where values used other than by a Cast to float")
     handler(t, node, ins)
 
 

@@ -33,6 +33,16 @@ class Condition:
     const: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class Choice:
+    """`Where(condition, hi, lo)` with integer constants: an integer tensor, pending
+    the Cast to float that makes it a binarizer with the levels lo and hi."""
+
+    cond: Condition
+    hi: float
+    lo: float
+
+
 NEGATED = {"ge": "lt", "gt": "le", "le": "gt", "lt": "ge"}
 COMPARE_OPS = {"GreaterOrEqual": "ge", "Greater": "gt", "LessOrEqual": "le", "Less": "lt"}
 SWAPPED = {"ge": "le", "gt": "lt", "le": "ge", "lt": "gt"}
@@ -148,8 +158,8 @@ class Translator:
             raise Unsupported(f"{what} must be a single value")
         return float(c.flat[0])
 
-    def binarize_condition(self, cond: Condition) -> ir.Tensor:
-        """Bipolar tensor that is +1 exactly where `cond` holds.
+    def binarize_condition(self, cond: Condition, levels: ir.Levels | None = None) -> ir.Tensor:
+        """Bipolar tensor that is +1 (its high level) exactly where `cond` holds.
 
         For floats, x - c >= 0 iff x >= c (subtraction keeps the sign and is
         zero only for x == c), so the comparison becomes a binarizer."""
@@ -160,7 +170,20 @@ class Translator:
                 x = self.emit(ir.ChannelOp, [x], kind="sub", const=c)
         else:
             x = self.emit(ir.ChannelOp, [x], kind="rsub", const=c)
-        return self.emit(ir.Binarize, [x], mode="ge" if cond.cmp in ("ge", "le") else "gt")
+        return self.emit(ir.Binarize, [x], mode="ge" if cond.cmp in ("ge", "le") else "gt", levels=levels)
+
+    def binarized_values(self, cond: Condition, hi: float, lo: float, dtype=F32) -> ir.Tensor:
+        """Values hi where `cond` holds and lo elsewhere. In float32 they are the two
+        levels of one binarizer (packed bits whose values are exactly hi and lo: the
+        condition is negated when hi < lo, so the levels increase); in float64 (an
+        ONNX double) the bits mapped to hi and lo by exact float ops."""
+        if dtype == F32 and hi != lo and np.isfinite(hi) and np.isfinite(lo) and \
+                float(F32(hi)) == hi and float(F32(lo)) == lo:
+            if hi < lo:
+                cond, hi, lo = Condition(cond.tensor, NEGATED[cond.cmp], cond.const), lo, hi
+            levels = None if (lo, hi) == (-1.0, 1.0) else ir.levels.BIPOLAR.with_reals((lo, hi))
+            return self.binarize_condition(cond, levels)
+        return self.map_bipolar(self.binarize_condition(cond), hi, lo, dtype)
 
     def map_bipolar(self, s: ir.Tensor, hi: float, lo: float, dtype=F32) -> ir.Tensor:
         """Values hi where s is +1 and lo where s is -1, computed exactly, in

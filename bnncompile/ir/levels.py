@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 F32 = np.float32
-MAX_PLANES = 4  # BNN_MAX_PLANES in runtime/bnn_bits.h
+MAX_PLANES = 8  # BNN_MAX_PLANES in runtime/bnn_bits.h
 
 
 def words(n: int) -> int:

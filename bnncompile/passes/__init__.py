@@ -14,12 +14,14 @@ from .epilogue import split_epilogues
 from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .pooling import pool_accumulators, threshold_before_max_pool
+from .quantize import bound_rounds
 from .thresholds import fold_thresholds
 
 PIPELINE = (
     assign_layouts,
     fuse_pad_into_conv,
     fold_flatten_into_dense,
+    bound_rounds,
     fold_binary_weights,
     xnor_after_flatten,
     pool_accumulators,

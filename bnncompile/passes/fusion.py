@@ -41,7 +41,7 @@ def _extends(op: ir.Op, current: str, tensors, residuals: int) -> bool:
     if isinstance(op, ir.Cast):
         return t.domain == ir.Domain.INT
     if t.domain != ir.Domain.FLOAT:
-        return isinstance(op, ir.Threshold) and not op.float_input and all(
+        return isinstance(op, ir.Threshold) and op.sign_like and not op.float_input and all(
             t.per_channel(a) for a in (op.t_zero, op.t_pos, op.flip))
     if isinstance(op, ir.ChannelOp):
         return t.per_channel(op.const) and tensors[op.output].shape == t.shape

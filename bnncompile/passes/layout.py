@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ir
 
-MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.Cast, ir.Pad)
+MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.Cast, ir.Pad, ir.Round, ir.Quantize)
 
 
 def _inverse(perm):

@@ -91,7 +91,8 @@ def threshold_before_max_pool(graph: ir.Graph) -> ir.Graph:
     producers = {op.output: op for op in graph.ops}
     ops: list[ir.Op] = []
     for op in graph.ops:
-        pool = producers.get(op.inputs[0]) if isinstance(op, ir.Threshold) and not op.float_input else None
+        pool = producers.get(op.inputs[0]) if isinstance(op, ir.Threshold) and op.sign_like and not op.float_input \
+            else None
         sums = graph.tensors[pool.inputs[0]] if isinstance(pool, ir.Pool2D) else None
         if (sums is None or pool.kind != "max" or pool.min_channels is not None or sums.domain != ir.Domain.INT
                 or readers[pool.output] != 1 or readers[pool.inputs[0]] != 1

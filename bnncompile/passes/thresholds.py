@@ -1,14 +1,17 @@
-"""Pass: fold every chain of elementwise ops ending in a binarizer into one
-per-channel threshold comparison.
+"""Pass: fold every chain of elementwise ops ending in a quantizer into one
+per-channel multi-threshold (QONNX MultiThreshold semantics).
 
-Before: a binarizer (`Binarize`) reads, through a chain of monotone
-elementwise ops (`ChannelOp` other than c/x, `MulAdd`, `Relu`, `Clip`,
-`Cast`, earlier `Binarize`/`Threshold`; in float32 or, between a Cast to
-double and back, float64), a start tensor S: either the INT accumulator of a
-binary layer or a float tensor.
+Before: a quantizer -- a binarizer (`Binarize`) or a k-bit `Quantize` --
+reads, through a chain of monotone elementwise ops (`ChannelOp` other than
+c/x, `MulAdd`, `Relu`, `Clip`, `Round`, `Cast`, earlier quantizers and
+`Threshold`s; in float32 or, between a Cast to double and back, float64), a
+start tensor S: either the INT accumulator of a binary or k-bit layer or a
+float tensor.
 
-After: the binarizer is a `Threshold` on S (the chain ops stay only where
-something else still reads them). The threshold is derived, never solved
+After: the quantizer is a `Threshold` on S (the chain ops stay only where
+something else still reads them): per channel, the sorted steps at which the
+output moves up one level, L-1 of them for L levels (one for a binarizer,
+two for a ternary Sign). The steps are derived, never solved
 for algebraically: the chain's own references (onnxruntime's roundings, in
 the model's op order and precision) are evaluated
 - for an INT S, on every value S can take, so the result is exact for every
@@ -47,10 +50,18 @@ U32 = 2.0 ** -24  # float32 unit roundoff
 CHUNK = 1 << 22  # values x channels evaluated at once (bounds memory, not work)
 
 
+QUANTIZERS = (ir.Binarize, ir.Quantize)
+
+
 def _is_chain_op(op: ir.Op | None) -> bool:
     if isinstance(op, ir.ChannelOp):
         return op.kind != "rdiv"
-    return isinstance(op, (ir.MulAdd, ir.Relu, ir.Clip, ir.Cast, ir.Binarize, ir.Threshold))
+    return isinstance(op, (ir.MulAdd, ir.Relu, ir.Clip, ir.Cast, ir.Round, ir.Threshold) + QUANTIZERS)
+
+
+def output_levels(quantizer: ir.Op) -> ir.Levels:
+    """The levels a quantizer at the end of a chain makes."""
+    return quantizer.out_levels if isinstance(quantizer, ir.Binarize) else quantizer.levels
 
 
 def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binarizer: ir.Op):
@@ -71,7 +82,10 @@ def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binar
 
 def _constants(op: ir.Op) -> list:
     names = ("const", "scale", "bias", "t_pos", "t_zero", "flip")
-    return [getattr(op, n) for n in names if getattr(op, n, None) is not None]
+    found = [getattr(op, n) for n in names if getattr(op, n, None) is not None]
+    if isinstance(op, ir.Threshold):  # steps: one row per channel, the level axis last
+        found.append(op.steps[..., 0])
+    return found
 
 
 def _footprint(chain: list[ir.Op], ndim: int) -> tuple[int, ...]:
@@ -101,7 +115,16 @@ def _value_chunks(lo: int, hi: int, step: int, footprint):
 
 
 def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
-    """(flip, t_zero, t_pos) reproducing `chain` on every value lo, lo+step, ..., hi."""
+    """(flip, t_zero, t_pos) reproducing a chain that ends in a bipolar or ternary
+    binarizer (levels -1, 0, +1) on every value lo, lo+step, ..., hi."""
+    flip, steps = int_steps(chain, lo, hi, step, footprint, where, (-1.0, 0.0, 1.0))
+    return flip, steps[..., 0], steps[..., 1]
+
+
+def int_steps(chain, lo: int, hi: int, step: int, footprint, where: str, reals):
+    """(flip, steps[..., L-1]) reproducing `chain`, whose output takes the L values
+    `reals` (ascending), on every value lo, lo+step, ..., hi: step k is the first
+    u = (flip ? -S : S) at which the output reaches reals[k+1]."""
     n_values = (hi - lo) // step + 1
     width = int(np.prod(footprint, dtype=np.int64))
     THRESHOLD_EVALS.check(float(n_values) * width, f"deriving the thresholds of this binarizer ({n_values:,} "
@@ -109,7 +132,7 @@ def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
     ends = _run(chain, _probe(np.array([lo, hi], np.int64), footprint))
     flip = ends[0] > ends[-1]  # decreasing channels: thresholds on u = -S
     never = np.int64(max(hi, -lo) + 1)
-    t = {level: np.full(footprint, never, np.int64) for level in (0, 1)}
+    t = {level: np.full(footprint, never, np.int64) for level in reals[1:]}
     previous = None
     for values in _value_chunks(lo, hi, step, footprint):
         g, nan = _run_flagging_nan(chain, _probe(values, footprint))
@@ -122,7 +145,7 @@ def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
         if np.any(np.where(flip, steps > 0, steps < 0)):
             raise BnnError("the ops before this binarizer are not monotone in the accumulator, "
                            "so no threshold reproduces them", node=where)
-        for level in (0, 1):
+        for level in reals[1:]:
             ok = g >= level
             # increasing channels: the first value reaching the level; decreasing
             # ones: the last (their u = -S reaches it first there)
@@ -130,7 +153,7 @@ def int_thresholds(chain, lo: int, hi: int, step: int, footprint, where: str):
             last = np.where(ok.any(axis=0), -values[len(values) - 1 - ok[::-1].argmax(axis=0)], never)
             t[level] = np.where(flip, np.where(ok.any(axis=0), last, t[level]), np.minimum(t[level], first))
         previous = g[-1]
-    return flip, t[0], t[1]
+    return flip, np.stack([t[level] for level in reals[1:]], axis=-1)
 
 
 def _exact64(op: ir.Op, x: np.ndarray) -> np.ndarray:
@@ -154,6 +177,8 @@ def _ties(chain, values: np.ndarray, footprint) -> np.ndarray:
     for op in chain:
         if isinstance(op, (ir.Binarize, ir.Threshold)):
             tie |= x == 0
+        if isinstance(op, ir.Quantize):  # exactly at a rounding boundary
+            tie |= op.boundary_distance(x) == 0
         x = _exact64(op, x)
     return tie
 
@@ -228,8 +253,15 @@ def _first_true(pred, lo, hi):
 
 
 def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
-    """Thresholds on float keys, exact for every input whose chain stays free of
-    NaN (a NaN appears only once an intermediate overflows, e.g. |x| near 3e38
+    """(flip, t_zero, t_pos) on float keys for a chain ending in a bipolar or
+    ternary binarizer (levels -1, 0, +1); see float_steps."""
+    flip, steps = float_steps(chain, footprint, where, (-1.0, 0.0, 1.0), rng_seed)
+    return flip, steps[..., 0], steps[..., 1]
+
+
+def float_steps(chain, footprint, where: str, reals, rng_seed: int = 0):
+    """(flip, steps[..., L-1]) on float keys, exact for every input whose chain stays
+    free of NaN (a NaN appears only once an intermediate overflows, e.g. |x| near 3e38
     times a zero scale; beyond that point the step function simply continues)."""
     zero = np.zeros(footprint, np.int64)
     if np.any(_run_flagging_nan(chain, ir.key_to_float(zero)[None])[1]):
@@ -253,22 +285,22 @@ def float_thresholds(chain, footprint, where: str, rng_seed: int = 0):
         t = np.where(first > u_hi, KEY_NEVER, first)
         return np.where(t == u_lo, KEY_ALWAYS, t).astype(np.int64)
 
-    t_zero, t_pos = first_at_least(0), first_at_least(1)
+    steps = np.stack([first_at_least(level) for level in reals[1:]], axis=-1)
     # Double-check the step function on a sample of keys: the ops are monotone
     # by construction, so a disagreement here means a bug or a non-monotone op.
     rng = np.random.default_rng(rng_seed)
-    near = np.concatenate([t_zero.ravel(), t_pos.ravel()])[:, None] + np.arange(-3, 4)
+    near = steps.reshape(-1)[:, None] + np.arange(-3, 4)
     ints = ir.float_key(np.arange(-300, 301, dtype=np.float32))
     sample = np.concatenate([rng.integers(KEY_MIN, KEY_MAX, 2048), ints, near.ravel()])
     sample = np.clip(sample, KEY_MIN, KEY_MAX)
     u = np.broadcast_to(sample.reshape((-1,) + (1,) * len(footprint)), (len(sample),) + footprint)
     x = ir.key_to_float(np.where(flip, -u, u))
     got, nan = _run_flagging_nan(chain, x)
-    want = np.where(u >= t_pos, 1, np.where(u >= t_zero, 0, -1))
+    want = np.asarray(reals, np.float32)[(u[..., None] >= steps).sum(axis=-1)]
     if np.any((got != want) & ~nan):
         raise BnnError("the ops before this binarizer are not monotone, so no threshold reproduces them",
                        node=where)
-    return flip, t_zero, t_pos
+    return flip, steps
 
 
 def fold_thresholds(graph: ir.Graph) -> ir.Graph:
@@ -277,18 +309,19 @@ def fold_thresholds(graph: ir.Graph) -> ir.Graph:
     ops: list[ir.Op] = []
     notes: list[ir.Note] = []
     for op in graph.ops:
-        if isinstance(op, ir.Binarize):
+        if isinstance(op, QUANTIZERS):
             start, chain = find_chain(producers, tensors, op)
             s = tensors[start]
             footprint = _footprint(chain, len(s.shape))
+            levels = output_levels(op)
             if s.domain == ir.Domain.INT:
-                flip, t_zero, t_pos = int_thresholds(chain, *s.int_range, footprint, op.origin)
+                flip, steps = int_steps(chain, *s.int_range, footprint, op.origin, levels.reals)
                 for kind, node, values, channels in reference_doubts(chain, *s.int_range, footprint):
                     notes.append(ir.Note(kind, node, DOUBT_TEXT[kind].format(values=values, channels=channels)))
             else:
-                flip, t_zero, t_pos = float_thresholds(chain, footprint, op.origin)
-            op = ir.Threshold(inputs=(start,), output=op.output, origin=op.origin, flip=flip,
-                              t_zero=t_zero, t_pos=t_pos, float_input=s.domain == ir.Domain.FLOAT)
+                flip, steps = float_steps(chain, footprint, op.origin, levels.reals)
+            op = ir.Threshold(inputs=(start,), output=op.output, origin=op.origin, flip=flip, steps=steps,
+                              levels=levels, float_input=s.domain == ir.Domain.FLOAT)
         tensors[op.output] = op.output_tensor([tensors[i] for i in op.inputs])
         producers[op.output] = op
         ops.append(op)

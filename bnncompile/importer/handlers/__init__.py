@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .dense import h_gemm, h_matmul
 from .elementwise import arith, h_add_or_arith, h_batchnorm, h_clip, h_neg, h_relu, h_softmax
+from .kbit import h_max, h_min, h_quant, h_round
 from .quantizers import h_bipolar_quant, h_cast, h_compare, h_not, h_sign, h_where
 from .shape import h_concat, h_dropout, h_flatten, h_identity, h_reshape, h_squeeze, h_transpose, h_unsqueeze
 from .spatial import h_conv, h_pad, h_pool
@@ -52,5 +53,9 @@ HANDLERS = {
     "GlobalMaxPool": h_pool,
     "Pad": h_pad,
     "Concat": h_concat,
+    "Quant": h_quant,
+    "Round": h_round,
+    "Min": h_min,
+    "Max": h_max,
 }
 

@@ -1,5 +1,7 @@
 """Handlers of the binarizers and the boolean idioms around them: Sign,
-BipolarQuant, comparisons with a constant, Not, Where and Cast."""
+BipolarQuant, comparisons with a constant, Not, Where and Cast. Every
+spelling of a binarizer becomes one `Binarize` whose two levels are the
+values the model gives it (+-1, 0 and 1, +-scale), so it stays packed bits."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +9,8 @@ import onnx
 
 from ... import ir
 from ...errors import BnnError
-from ..translator import COMPARE_OPS, F32, NEGATED, SWAPPED, Condition, Translator, Unsupported, attr, node_label
+from ..translator import (COMPARE_OPS, F32, NEGATED, SWAPPED, Choice, Condition, Translator, Unsupported, attr,
+                          node_label)
 
 
 def h_sign(t: Translator, node, ins):
@@ -15,12 +18,21 @@ def h_sign(t: Translator, node, ins):
 
 
 def h_bipolar_quant(t: Translator, node, ins):
+    """x >= 0 ? +scale : -scale. One positive scale is the binarizer's two levels
+    (packed bits); per-channel scales multiply the unpacked +-1."""
     x, scale = ins
     if not isinstance(scale, np.ndarray):
         raise Unsupported("BipolarQuant scale must be a constant")
-    y = t.emit(ir.Binarize, [t.as_float(x)], mode="ge")
+    x = t.as_float(x)
+    s = t.per_sample_const(scale, x)
+    if s.size == 1 and np.all(s > 0) and np.isfinite(s).all():
+        one = F32(s.reshape(-1)[0])
+        levels = None if one == 1 else ir.levels.BIPOLAR.with_reals((F32(-1) * one, one))
+        t.finish(node, t.emit(ir.Binarize, [x], mode="ge", levels=levels))
+        return
+    y = t.emit(ir.Binarize, [x], mode="ge")
     if np.any(scale != 1):
-        y = t.emit(ir.ChannelOp, [t.emit(ir.Cast, [y])], kind="mul", const=t.per_sample_const(scale, y))
+        y = t.emit(ir.ChannelOp, [t.emit(ir.Cast, [y])], kind="mul", const=s)
     t.finish(node, y)
 
 
@@ -51,11 +63,14 @@ def h_where(t: Translator, node, ins):
     x = t.tensors[cond.tensor]
     for value in (hi, lo):  # the result must keep x's shape: refuse values that would grow it
         t.per_sample_const(value, x)
-    if hi.dtype.kind != "f" or lo.dtype != hi.dtype:
-        raise Unsupported(f"Where values of types {hi.dtype} and {lo.dtype} (float32 or float64 needed)")
+    if lo.dtype != hi.dtype or hi.dtype.kind not in "fiu":
+        raise Unsupported(f"Where values of types {hi.dtype} and {lo.dtype} (one numeric type needed)")
+    high, low = t.scalar(hi, "Where value"), t.scalar(lo, "Where value")
+    if hi.dtype.kind in "iu":  # torch.where(x < 0, -1, 1): integers, then .to(x.dtype) casts them
+        t.bind(node.output[0], Choice(cond, high, low))
+        return
     dtype = np.float64 if hi.dtype == np.float64 else F32
-    s = t.binarize_condition(cond)
-    t.finish(node, t.map_bipolar(s, t.scalar(hi, "Where value"), t.scalar(lo, "Where value"), dtype))
+    t.finish(node, t.binarized_values(cond, high, low, dtype))
 
 
 def h_cast(t: Translator, node, ins):
@@ -67,8 +82,11 @@ def h_cast(t: Translator, node, ins):
         name = onnx.TensorProto.DataType.Name(to) if to in onnx.TensorProto.DataType.values() else to
         raise Unsupported(f"Cast to {name}")
     double = to == onnx.TensorProto.DOUBLE
-    if isinstance(x, Condition):
-        t.finish(node, t.map_bipolar(t.binarize_condition(x), 1.0, 0.0, np.float64 if double else F32))
+    dtype = np.float64 if double else F32
+    if isinstance(x, Condition):  # (x > 0).float(): the levels 0 and 1
+        t.finish(node, t.binarized_values(x, 1.0, 0.0, dtype))
+    elif isinstance(x, Choice):  # integer Where values, now numbers (exact: float32 of the integers)
+        t.finish(node, t.binarized_values(x.cond, float(dtype(x.hi)), float(dtype(x.lo)), dtype))
     elif double and x.domain != ir.Domain.FLOAT64:
         # onnxruntime computes the ops after this in float64: so do the references
         t.finish(node, t.emit(ir.Cast, [x], to=ir.Domain.FLOAT64))
