@@ -24,6 +24,7 @@
 
 #include "bnn_ref_conv.h"
 #include "bnn_ref_dense.h"
+#include "bnn_ref_kbit.h"
 
 #if defined(BNN_REFERENCE_KERNELS)
 #define BNN_KERNELS "reference"
@@ -50,6 +51,7 @@
 
 #ifndef BNN_REFERENCE_KERNELS
 #include "bnn_opt_portable.h"
+#include "bnn_opt_kbit.h"
 #endif
 
 /* ---------------------------------------------------------------- entry points */
@@ -72,6 +74,16 @@ static inline void bnn_fconv2d(const struct bnn_fconv2d *layer, const float *x, 
     bnn_ref_fconv2d(layer, x, other, y);
 #else
     bnn_opt_fconv2d(layer, x, other, y);
+#endif
+}
+
+/* Packed levels of any coding on both sides: ternary and k-bit kernels, k-bit and {0,1} inputs (bnn_ref_kbit.h). */
+static inline void bnn_kconv2d(const struct bnn_kconv2d *layer, const uint32_t *x, const float *other, void *y)
+{
+#ifdef BNN_REFERENCE_KERNELS
+    bnn_ref_kconv2d(layer, x, other, y);
+#else
+    bnn_opt_kconv2d(layer, x, other, y);
 #endif
 }
 

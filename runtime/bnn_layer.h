@@ -31,7 +31,10 @@
  *                  model's order, one float rounding each;
  *   BNN_OUT_BITS   (binary layers) the next binarizer's decision on the
  *                  int32 sum, packed: per channel lo, hi, flip as in
- *                  bnn_bits.h (bnn_is_negative, bnn_is_zero).
+ *                  bnn_bits.h (bnn_is_negative, bnn_is_zero);
+ *   BNN_OUT_LEVELS (bit-plane layers, bnn_ref_kbit.h) the next quantizer's
+ *                  level of the int32 sum, packed in planes: a
+ *                  multi-threshold (bnn_levels.h).
  * So the int32 accumulator tensor never exists in memory: a fused layer goes
  * from packed bits to packed bits.
  */
@@ -52,7 +55,7 @@ struct bnn_conv_geometry {
     int groups;
 };
 
-enum bnn_output_kind { BNN_OUT_INT32, BNN_OUT_FLOAT, BNN_OUT_BITS };
+enum bnn_output_kind { BNN_OUT_INT32, BNN_OUT_FLOAT, BNN_OUT_BITS, BNN_OUT_LEVELS };
 
 struct bnn_output {
     enum bnn_output_kind kind;

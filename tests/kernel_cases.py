@@ -17,9 +17,10 @@ import numpy as np
 
 from bnncompile import ir
 from bnncompile.codegen import packing
+from bnncompile.ir import levels as lv
 
-BCONV, FCONV, THRESHOLD = 1, 2, 3
-OUT_INT32, OUT_FLOAT, OUT_BITS = 0, 1, 2
+BCONV, FCONV, THRESHOLD, KCONV, LEVELS_THRESHOLD = 1, 2, 3, 4, 5
+OUT_INT32, OUT_FLOAT, OUT_BITS, OUT_LEVELS = 0, 1, 2, 3
 OPS = {"add": 0, "sub": 1, "rsub": 2, "mul": 3, "div": 4, "rdiv": 5, "relu": 6, "clip": 7, "add_tensor": 8}
 F32 = np.float32
 
@@ -45,9 +46,19 @@ class Case:
     flip: np.ndarray | None = None
     y_bytes: int = 0
     expected: bytes | None = None  # None: compare variants only
+    # bit-plane layers (KCONV) and multi-thresholds (LEVELS_THRESHOLD)
+    out_planes: int = 1
+    x_coding: list | None = None  # struct bnn_coding: planes, base, coeffs
+    w_coding: list | None = None
+    pad_int: int = 0
+    tap_sums: np.ndarray | None = None
+    steps: np.ndarray | None = None  # levels out: bounds [t_len, n_steps]
+    codes: np.ndarray | None = None
 
     @property
     def planes(self) -> int:
+        if self.kind in (KCONV, LEVELS_THRESHOLD):
+            return 1  # y_bytes covers every plane
         return 2 if self.ternary_out else 1
 
     def record(self) -> bytes:
@@ -57,6 +68,26 @@ class Case:
             raw = np.ascontiguousarray(a).tobytes()
             return struct.pack("<i", len(raw)) + raw
 
+        if self.kind == LEVELS_THRESHOLD:
+            rows, channels, is_float, t_len = self.geometry
+            return (struct.pack("<7i", LEVELS_THRESHOLD, rows, channels, is_float, t_len, self.steps.shape[1],
+                                self.out_planes)
+                    + blob(self.x) + blob(self.steps.astype(np.int32)) + blob(self.flip) + blob(self.codes)
+                    + struct.pack("<i", self.y_bytes))
+        if self.kind == KCONV:
+            out = struct.pack("<i", KCONV) + struct.pack("<15i", *self.geometry)
+            for coding in (self.x_coding, self.w_coding):
+                out += struct.pack("<10i", coding[0], coding[1], *coding[2])
+            out += struct.pack("<4i", self.pad_int, self.out_kind, len(self.ops),
+                               0 if self.steps is None else self.steps.shape[1])
+            out += struct.pack("<i", self.out_planes)
+            for name, const in self.ops:
+                c = None if const is None else np.asarray(const, F32)
+                out += struct.pack("<i", OPS[name]) + blob(c) + struct.pack("<i", 1 if c is None else c.size)
+            for a in (self.kernel, self.tap_sums, self.x, self.other,
+                      None if self.steps is None else self.steps.astype(np.int32), self.flip, self.codes):
+                out += blob(a)
+            return out + struct.pack("<i", self.y_bytes)
         if self.kind == THRESHOLD:
             rows, channels, is_float, t_len = self.geometry
             return (struct.pack("<6i", THRESHOLD, rows, channels, is_float, t_len, self.ternary_out) + blob(self.x)
@@ -214,6 +245,63 @@ def threshold_case(rng, name, rows, channels, is_float, per_element=False, terna
                 expected=sign.tobytes() + (nonzero.tobytes() if ternary_out else b""))
 
 
+def coding_of(levels) -> list:
+    return [levels.planes, levels.base, list(levels.coeffs) + [0] * (lv.MAX_PLANES - levels.planes)]
+
+
+def multi_threshold(rng, v: np.ndarray, levels, per_element: bool = False):
+    """Random multi-threshold rows near the values v [..., C] takes: (bounds [t_len, L-1] on v,
+    flip [t_len], the packed output planes as bytes). Steps t_k are on u = flip ? -v : v; the
+    kernels hold bounds on v itself: t_k, or 1 - t_k where flipped (v < 1 - t <=> -v >= t)."""
+    c = v.shape[-1]
+    n = levels.count - 1
+    shape = v.shape if per_element else (c,)
+    flip = rng.integers(0, 2, shape).astype(np.uint8)
+    u = np.where(flip.astype(bool), -v, v)
+    flat = u.reshape(-1)
+    steps = np.sort(flat[rng.integers(0, flat.size, shape + (n,))] + rng.integers(-1, 2, shape + (n,)), axis=-1)
+    count = (u[..., None] >= steps).sum(axis=-1)
+    bounds = np.where(flip.astype(bool)[..., None], 1 - steps, steps)
+    planes = levels.encode(np.asarray(levels.reals, F32)[count].reshape(-1, c))
+    return bounds.reshape(-1, n), flip.reshape(-1), planes.tobytes()
+
+
+def kconv_case(rng, name, h, w, c, o, kh, kw, x_levels, w_levels, stride=(1, 1), dilation=(1, 1),
+               pads=(0, 0, 0, 0), pad=0, out_kind=OUT_INT32, ops=(), out_levels=None) -> Case:
+    """A bit-plane layer: input and kernel random levels of the given codings."""
+    geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, 1)
+    ints = rng.choice(np.asarray(w_levels.ints), (o, kh, kw, c)).astype(np.int8)
+    x = rng.choice(np.asarray(x_levels.ints), (h, w, c))
+    op = ir.Conv2D(inputs=("x",), output="y", origin="t", signs=ints, strides=stride, dilations=dilation,
+                   pads=pads, pad_value=float(pad), packed_input=True, weight_levels=w_levels)
+    sums = op.reference(x[None].astype(F32))[0].astype(np.int64)
+    case = Case(name, KCONV, geometry, out_kind=out_kind, ops=list(ops), pad_int=pad,
+                kernel=packing.blocked_level_kernel(ints, w_levels), tap_sums=packing.tap_sums(ints),
+                x=x_levels.encode(x.astype(F32)), x_coding=coding_of(x_levels), w_coding=coding_of(w_levels))
+    if out_kind != OUT_LEVELS:
+        return finish(case, sums, True, rng)
+    bounds, flip, planes = multi_threshold(rng, sums, out_levels)
+    case.steps = np.concatenate([bounds, np.zeros((len(packing.padded_channels(flip, o)) - o, bounds.shape[1]),
+                                                  np.int64)])
+    case.flip, case.codes = packing.padded_channels(flip, o), np.asarray(out_levels.codes, np.uint8)
+    case.out_planes, case.y_bytes, case.expected = out_levels.planes, len(planes), planes
+    return case
+
+
+def levels_threshold_case(rng, name, rows, channels, is_float, levels, per_element=False) -> Case:
+    if is_float:
+        x = rng.normal(0, 3, (rows, channels)).astype(F32)
+        x[0, :4] = [0.0, -0.0, np.inf, -np.inf]
+        v = ir.float_key(x)
+    else:
+        x = rng.integers(-50, 51, (rows, channels)).astype(np.int32)
+        v = x.astype(np.int64)
+    bounds, flip, planes = multi_threshold(rng, v, levels, per_element)
+    return Case(name, LEVELS_THRESHOLD, [rows, channels, int(is_float), flip.size], x=x, steps=bounds, flip=flip,
+                codes=np.asarray(levels.codes, np.uint8), out_planes=levels.planes, y_bytes=len(planes),
+                expected=planes)
+
+
 def all_cases(seed: int = 0) -> list[Case]:
     rng = np.random.default_rng(seed)
 
@@ -264,6 +352,36 @@ def all_cases(seed: int = 0) -> list[Case]:
         threshold_case(rng, "threshold-int-c5", 11, 5, False),
         threshold_case(rng, "threshold-float-per-element", 4, 20, True, per_element=True),
         threshold_case(rng, "threshold-int-c512", 3, 512, False, ternary_out=True),
+    ]
+    # bit-plane layers: ternary kernels on bipolar/ternary maps (XNOR form), k-bit x k-bit (plane form),
+    # {0,1} maps (bipolar bits read as 0 and 1), padding with an integer, every output kind
+    zero_one = lv.BIPOLAR.relabel((0, 1))
+    u2, s2, o2, s2n = lv.unsigned(2), lv.signed(2), lv.odd(2), lv.signed(2, narrow=True)
+    cases += [
+        kconv_case(rng, "kconv-ternary-w", 6, 7, 45, 20, 3, 3, lv.BIPOLAR, lv.TERNARY, pads=(1, 1, 1, 1)),
+        kconv_case(rng, "kconv-ternary-both", 5, 6, 70, 33, 3, 3, lv.TERNARY, lv.TERNARY, pads=(1, 0, 1, 2)),
+        kconv_case(rng, "kconv-ternary-one-pad", 5, 5, 32, 16, 3, 3, lv.BIPOLAR, lv.TERNARY, pads=(1, 1, 1, 1),
+                   pad=1),
+        kconv_case(rng, "kconv-u2-s2", 7, 6, 16, 32, 3, 3, u2, s2, pads=(1, 1, 1, 1)),
+        kconv_case(rng, "kconv-u2-odd2-stride", 9, 8, 40, 20, 3, 3, u2, o2, (2, 2), pads=(0, 0, 1, 1)),
+        kconv_case(rng, "kconv-s2-narrow", 6, 6, 33, 17, 3, 3, s2, s2n, dilation=(2, 1), pads=(2, 1, 2, 1)),
+        kconv_case(rng, "kconv-u2-bipolar-w", 5, 5, 64, 16, 3, 3, u2, lv.BIPOLAR, pads=(1, 1, 1, 1)),
+        kconv_case(rng, "kconv-zero-one", 6, 6, 24, 40, 3, 3, zero_one, lv.BIPOLAR, pads=(1, 1, 1, 1)),
+        kconv_case(rng, "kconv-u4-s3", 4, 4, 20, 12, 2, 2, lv.unsigned(4), lv.signed(3), pads=(0, 0, 1, 1), pad=3),
+        kconv_case(rng, "kdense-u2-s2", 1, 1, 300, 21, 1, 1, u2, s2),
+        kconv_case(rng, "kdense-rows-ternary", 3, 1, 64, 33, 1, 1, lv.BIPOLAR, lv.TERNARY),
+        kconv_case(rng, "kconv-levels-out", 6, 7, 32, 40, 3, 3, u2, s2, pads=(1, 1, 1, 1), out_kind=OUT_LEVELS,
+                   out_levels=u2),
+        kconv_case(rng, "kconv-levels-ternary-out", 5, 5, 16, 20, 3, 3, lv.BIPOLAR, lv.TERNARY, pads=(1, 1, 1, 1),
+                   out_kind=OUT_LEVELS, out_levels=lv.TERNARY),
+        kconv_case(rng, "kconv-float-chain", 6, 6, 32, 24, 3, 3, u2, o2, pads=(1, 1, 1, 1), out_kind=OUT_FLOAT,
+                   ops=bn(24) + [("relu", None), ("add_tensor", None)]),
+        kconv_case(rng, "kdense-levels-out", 1, 1, 128, 10, 1, 1, u2, s2, out_kind=OUT_LEVELS, out_levels=s2),
+    ]
+    cases += [
+        levels_threshold_case(rng, "levels-threshold-int-u2", 7, 40, False, u2),
+        levels_threshold_case(rng, "levels-threshold-float-s3", 5, 33, True, lv.signed(3)),
+        levels_threshold_case(rng, "levels-threshold-per-element", 4, 20, True, u2, per_element=True),
     ]
     # real-valued layers: real kernel, binary kernel (BWN), depthwise, grouped, pad values
     for exact in (True, False):

@@ -39,6 +39,22 @@ def blocked_binary_kernel(signs: np.ndarray) -> np.ndarray:
     return _blocked(pack_rows(signs).reshape(o, kh * kw, words(cg)))
 
 
+def blocked_level_kernel(ints: np.ndarray, levels: lv.Levels) -> np.ndarray:
+    """OHWI kernel of level integers -> uint32 [planes, O/16, KH*KW, words(CG), 16]: each bit
+    plane of the levels' codes blocked like a binary kernel (bnn_ref_kbit.h)."""
+    o, kh, kw, cg = ints.shape
+    codes = np.asarray(levels.codes, np.int64)[levels.index(np.asarray(ints, np.float64))]
+    return np.stack([_blocked(lv.pack_bits((codes >> p) & 1).reshape(o, kh * kw, words(cg)))
+                     for p in range(levels.planes)])
+
+
+def tap_sums(ints: np.ndarray) -> np.ndarray:
+    """Sum of the weights over each tap's channels, per output channel: int32 [O/16, KH*KW, 16]
+    (a padded tap of a bit-plane layer adds pad * this; bx * this is the input base's share)."""
+    o, kh, kw, cg = ints.shape
+    return _blocked(np.asarray(ints, np.int64).reshape(o, kh * kw, cg).sum(axis=-1).astype(np.int32))
+
+
 def blocked_real_kernel(weight: np.ndarray) -> np.ndarray:
     """OHWI float kernel [O, KH, KW, CG] -> float32 [O/16, KH*KW, CG, 16]."""
     o, kh, kw, cg = weight.shape

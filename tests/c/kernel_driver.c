@@ -7,7 +7,8 @@
  * prints the variant's name (BNN_KERNELS) on stdout.
  *
  * CASES is a sequence of little-endian records written by the test:
- *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d, 3: bnn_threshold)
+ *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d, 3: bnn_threshold, 4: bnn_kconv2d,
+ *               5: bnn_levels_threshold)
  * for a threshold:
  *   int32 rows, channels, src_is_float, t_len, ternary_out; blob src, lo, hi, flip; int32 y_bytes
  * for a convolution:
@@ -18,6 +19,13 @@
  *   blob kernel (uint32 words of a binary kernel, or floats), blob tap_popcounts (int16),
  *   blob x, blob x_mask, blob other, blob lo, blob hi, blob flip,
  *   int32 y_bytes (one output plane)
+ * for a bit-plane layer (4):
+ *   int32 geometry[15], x coding[10], w coding[10] (planes, base, 8 coefficients),
+ *   int32 pad, out_kind, n_ops, n_steps, out_planes; n_ops x { int32 op kind, blob, int32 c_len };
+ *   blob kernel, tap_sums, x, other, bounds, flip, codes; int32 y_bytes (all planes)
+ * for a multi-threshold (5):
+ *   int32 rows, channels, src_is_float, t_len, n_steps, planes; blob src, bounds, flip, codes;
+ *   int32 y_bytes (all planes)
  * where a blob is int32 n_bytes then the bytes (n_bytes 0: NULL).
  * OUTPUTS gets, per case, the reference's output planes and then this
  * variant's (y, and y_mask for a ternary output), each y_bytes long. */
@@ -96,6 +104,131 @@ static void run_threshold(FILE *out)
     free(flip);
 }
 
+static struct bnn_coding read_coding(void)
+{
+    struct bnn_coding c;
+    int p;
+    c.planes = read_int();
+    c.base = read_int();
+    for (p = 0; p < BNN_MAX_PLANES; ++p) c.coeff[p] = read_int();
+    return c;
+}
+
+/* Output planes of the reference and of this build, y_bytes each, garbage first. */
+static void run_both(FILE *out, int32_t y_bytes, void (*run)(void *ctx, int opt, unsigned char *y), void *ctx)
+{
+    unsigned char *y = (unsigned char *)malloc(2 * (size_t)y_bytes + 8);
+    if (y == NULL) exit(2);
+    memset(y, 0xA5, (size_t)y_bytes);
+    memset(y + y_bytes, 0x5A, (size_t)y_bytes);
+    run(ctx, 0, y);
+    run(ctx, 1, y + y_bytes);
+    fwrite(y, 1, 2 * (size_t)y_bytes, out);
+    free(y);
+}
+
+struct kconv_job {
+    struct bnn_kconv2d L;
+    const uint32_t *x;
+    const float *other;
+};
+
+static void run_kconv_variant(void *ctx, int opt, unsigned char *y)
+{
+    struct kconv_job *job = (struct kconv_job *)ctx;
+    if (opt) bnn_kconv2d(&job->L, job->x, job->other, y);
+    else bnn_ref_kconv2d(&job->L, job->x, job->other, y);
+}
+
+static void run_kconv(FILE *out)
+{
+    struct kconv_job job;
+    struct bnn_float_op ops[MAX_OPS];
+    void *consts[MAX_OPS], *kernel, *tap_sums, *x, *other, *bounds, *flip, *codes;
+    int32_t n_ops, i;
+    memset(&job, 0, sizeof job);
+    job.L.g = read_geometry();
+    job.L.x = read_coding();
+    job.L.w = read_coding();
+    job.L.pad = read_int();
+    job.L.out.kind = (enum bnn_output_kind)read_int();
+    n_ops = read_int();
+    job.L.levels.n_steps = read_int();
+    job.L.levels.planes = read_int();
+    if (n_ops > MAX_OPS) exit(2);
+    for (i = 0; i < n_ops; ++i) {
+        ops[i].kind = (enum bnn_channel_kind)read_int();
+        consts[i] = read_blob();
+        ops[i].c = (const float *)consts[i];
+        ops[i].c_len = read_int();
+    }
+    job.L.out.n_ops = n_ops;
+    job.L.out.ops = ops;
+    kernel = read_blob();
+    tap_sums = read_blob();
+    x = read_blob();
+    other = read_blob();
+    bounds = read_blob();
+    flip = read_blob();
+    codes = read_blob();
+    job.L.kernel = (const uint32_t *)kernel;
+    job.L.tap_sums = (const int32_t *)tap_sums;
+    job.L.levels.bounds = (const int32_t *)bounds;
+    job.L.levels.flip = (const uint8_t *)flip;
+    job.L.levels.codes = (const uint8_t *)codes;
+    job.x = (const uint32_t *)x;
+    job.other = (const float *)other;
+    run_both(out, read_int(), run_kconv_variant, &job);
+    for (i = 0; i < n_ops; ++i) free(consts[i]);
+    free(kernel);
+    free(tap_sums);
+    free(x);
+    free(other);
+    free(bounds);
+    free(flip);
+    free(codes);
+}
+
+struct levels_job {
+    const void *src;
+    int src_is_float;
+    size_t rows, channels, t_len;
+    struct bnn_levels_out L;
+};
+
+static void run_levels_variant(void *ctx, int opt, unsigned char *y)
+{
+    struct levels_job *job = (struct levels_job *)ctx;
+    (void)opt; /* one kernel for every build */
+    bnn_levels_threshold(job->src, job->src_is_float, job->rows, job->channels, &job->L, job->t_len,
+                         (uint32_t *)(void *)y);
+}
+
+static void run_levels_threshold(FILE *out)
+{
+    struct levels_job job;
+    void *src, *bounds, *flip, *codes;
+    job.rows = (size_t)read_int();
+    job.channels = (size_t)read_int();
+    job.src_is_float = read_int();
+    job.t_len = (size_t)read_int();
+    job.L.n_steps = read_int();
+    job.L.planes = read_int();
+    src = read_blob();
+    bounds = read_blob();
+    flip = read_blob();
+    codes = read_blob();
+    job.src = src;
+    job.L.bounds = (const int32_t *)bounds;
+    job.L.flip = (const uint8_t *)flip;
+    job.L.codes = (const uint8_t *)codes;
+    run_both(out, read_int(), run_levels_variant, &job);
+    free(src);
+    free(bounds);
+    free(flip);
+    free(codes);
+}
+
 int main(int argc, char **argv)
 {
     FILE *out;
@@ -114,6 +247,14 @@ int main(int argc, char **argv)
     while (fread(&kind, sizeof kind, 1, in) == 1) {
         if (kind == 3) {
             run_threshold(out);
+            continue;
+        }
+        if (kind == 4) {
+            run_kconv(out);
+            continue;
+        }
+        if (kind == 5) {
+            run_levels_threshold(out);
             continue;
         }
         {
