@@ -42,12 +42,12 @@ static inline void bnn_opt_ksums(const struct bnn_kconv2d *L, const uint32_t *x,
     for (a = 0; a < g->kh; ++a) {
         for (b = 0; b < g->kw; ++b) {
             const int t = a * g->kw + b;
-            const int32_t *wt = L->tap_sums + ((size_t)block * taps + t) * BNN_BLOCK;
+            const size_t at = ((size_t)block * taps + t) * BNN_BLOCK; /* of this tap's sums (tap_sums) */
             const uint32_t *kb = L->kernel + ((size_t)block * taps + t) * (size_t)words * BNN_BLOCK;
             const uint32_t *xp;
             if (!bnn_tap(g, i, j, a, b, &yy, &xx)) {
                 if (L->pad)
-                    for (l = 0; l < BNN_BLOCK; ++l) acc[l] += L->pad * wt[l];
+                    for (l = 0; l < BNN_BLOCK; ++l) acc[l] += L->pad * L->tap_sums[at + (size_t)l];
                 continue;
             }
             xp = x + ((size_t)yy * g->w + xx) * (size_t)words;
@@ -76,7 +76,7 @@ static inline void bnn_opt_ksums(const struct bnn_kconv2d *L, const uint32_t *x,
                 }
             }
             if (L->x.base)
-                for (l = 0; l < BNN_BLOCK; ++l) acc[l] += L->x.base * wt[l];
+                for (l = 0; l < BNN_BLOCK; ++l) acc[l] += L->x.base * L->tap_sums[at + (size_t)l];
         }
     }
     if (!xor_form && L->w.base)

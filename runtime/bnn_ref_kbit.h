@@ -38,7 +38,8 @@ struct bnn_kconv2d {
     struct bnn_coding x, w;         /* how the input and the kernel are coded */
     int32_t pad;                    /* the integer a padded tap reads (0: zero padding) */
     const uint32_t *kernel;         /* w's planes, blocked */
-    const int32_t *tap_sums;        /* [o/16][tap][16]: W_t, the sum of w over the tap's channels */
+    const int32_t *tap_sums;        /* [o/16][tap][16]: W_t, the sum of w over the tap's channels
+                                       (NULL when pad == 0 and x.base == 0: the fast kernels need it then only) */
     struct bnn_output out;          /* kind BNN_OUT_INT32, BNN_OUT_FLOAT or BNN_OUT_LEVELS */
     struct bnn_levels_out levels;   /* BNN_OUT_LEVELS: the multi-threshold */
 };

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .. import ir
+from ..passes.level_layers import runs_bit_planes
 from . import packing
 from .literals import c_float
 
@@ -27,6 +28,7 @@ KIND_ENUM = {"add": "BNN_ADD", "sub": "BNN_SUB", "rsub": "BNN_RSUB", "mul": "BNN
              "rdiv": "BNN_RDIV"}
 # layer kinds of the report: what multiplies what
 BINARY, BIN_WEIGHTS, BIN_INPUT, REAL, DATA = "binary", "bin-weights", "bin-input", "real", "data"
+KBIT = "k-bit"  # a bit-plane layer: ternary or k-bit kernel, or k-bit / {0,1} input
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,8 @@ def lower_conv2d(planner, op: ir.Conv2D, fused: ir.Fused | None = None) -> Step:
     x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
     geom = geometry(x, y, op)
     macs = y.size * op.fan_in
+    if runs_bit_planes(op, x):
+        return levels_lowering.lower_kconv(planner, op, fused, "conv", op.signs, geom, int(op.pad_value), macs)
     binary = op.signs is not None and op.packed_input
     out = fused_output(planner, fused) if fused else plain_output(op, binary)
     if binary:
@@ -245,6 +249,8 @@ def lower_binary_dense(planner, op: ir.BinaryDense, fused: ir.Fused | None = Non
     kernel = np.ascontiguousarray(op.signs.T).reshape(n, 1, 1, op.fan_in)
     geom = dense_geometry(x, n)
     macs = x.rows * n * op.fan_in
+    if runs_bit_planes(op, x):
+        return levels_lowering.lower_kconv(planner, op, fused, "dense", kernel, geom, 0, macs)
     out = fused_output(planner, fused) if fused else plain_output(op, op.packed_input)
     if op.packed_input:
         return _bconv(planner, op, "dense_xnor", kernel, geom, 0, macs, out, fused or op)

@@ -11,7 +11,7 @@ import numpy as np
 from .. import ir
 from ..ir import levels as lv
 from . import packing
-from .lowering import Arg, Call, buf, value
+from .lowering import KBIT, NULL, Arg, Call, buf, fused_output, value
 
 
 def is_plain(t: ir.Tensor) -> bool:
@@ -119,5 +119,46 @@ def lower_concat_bits(planner, op: ir.Concat):
     return planner.step(op, "concat_bits", calls)
 
 
-__all__ = ["is_plain", "lower_levels_threshold", "lower_unpack_levels", "lower_maxpool_levels",
+def _kernel_words(levels: lv.Levels) -> str:
+    if lv.standard(levels) == "ternary":
+        return "ternary kernel, 2 bits per weight (sign and mask planes)"
+    return f"{levels.name} kernel, {levels.planes} bit{'s' if levels.planes > 1 else ''} per weight"
+
+
+def lower_kconv(planner, op, fused, what: str, ints_ohwi: np.ndarray, geom: list, pad: int, macs: int):
+    """A layer on packed levels with a ternary or k-bit kernel (or levels that are not plain
+    +-1: {0,1}, k-bit) as bnn_kconv2d; fused, its chain is the output transform: a multi-threshold
+    into packed levels, or float ops."""
+    stem = planner.stem
+    x = planner.tensor(op.inputs[0])
+    w_levels = op.weight_levels or lv.BIPOLAR
+    o = ints_ohwi.shape[0]
+    kernel = planner.array(f"{stem}_weights", packing.blocked_level_kernel(ints_ohwi, w_levels), "uint32_t",
+                           f"{op.origin}: {_kernel_words(w_levels)}, {o} x {ints_ohwi[0].size}, blocked by 16 outputs")
+    sign_mask = {lv.standard(x.levels), lv.standard(w_levels)} <= {"bipolar", "ternary"}
+    sums = planner.array(f"{stem}_tap_sums", packing.tap_sums(ints_ohwi), "int32_t",
+                         f"{op.origin}: sum of the weights of each tap") \
+        if pad or (x.levels.base and not sign_mask) else None
+    last = fused.chain[-1] if fused else None
+    other = None
+    no_levels = [0, None, None, None, 0]
+    if isinstance(last, ir.Threshold):
+        levels, _ = levels_out(planner, last, planner.tensor(fused.output))
+        out, y_type = ["BNN_OUT_LEVELS", 0, None, None, None, None, 0], "uint32_t"
+    elif fused:
+        chain = fused_output(planner, fused)
+        levels, out, other, y_type = no_levels, chain.struct, chain.other, "float"
+    else:
+        levels, out, y_type = no_levels, ["BNN_OUT_INT32", 0, None, None, None, None, 0], "int32_t"
+    layer = planner.struct(stem, "struct bnn_kconv2d",
+                           [geom, coding_struct(x.levels), coding_struct(w_levels), pad, kernel, sums, out, levels],
+                           f"{op.origin}: geometry, input and kernel codings, pad, kernel, tap sums, output")
+    out_name = fused.output if fused else op.output
+    call = Call("bnn_kconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
+                                ("other", buf(other, "float") if other else NULL), ("y", buf(out_name, y_type))])
+    kind = f"{what}_{'xnor_mask' if sign_mask else 'planes'}"
+    return planner.step(fused or op, kind, [call], layer=KBIT, binary_macs=macs)
+
+
+__all__ = ["lower_kconv", "is_plain", "lower_levels_threshold", "lower_unpack_levels", "lower_maxpool_levels",
            "lower_concat_bits", "coding_struct", "levels_out"]

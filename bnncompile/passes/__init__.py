@@ -13,6 +13,7 @@ from .binary_weights import fold_binary_weights, xnor_after_flatten
 from .epilogue import split_epilogues
 from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
+from .level_layers import fold_level_layers
 from .pooling import pool_accumulators, threshold_before_max_pool
 from .quantize import bound_rounds
 from .thresholds import fold_thresholds
@@ -22,6 +23,7 @@ PIPELINE = (
     fuse_pad_into_conv,
     fold_flatten_into_dense,
     bound_rounds,
+    fold_level_layers,
     fold_binary_weights,
     xnor_after_flatten,
     pool_accumulators,

@@ -5,7 +5,8 @@ of sums, and a chain of elementwise ops reads it one tensor after another:
 `Cast` of int32 sums to float, `ChannelOp`s with per-channel or scalar
 constants (bias, batchnorm, scale), `Relu`, `Clip`, an `Add` of another
 tensor (a residual shortcut), and at the end maybe a `Threshold` of the int32
-sums (the next binarizer, folded by the threshold pass); a `Reshape` that keeps
+sums (the next binarizer, folded by the threshold pass; after a bit-plane
+layer any multi-threshold into k-bit levels); a `Reshape` that keeps
 the channels (the last axis) moves no data and may sit anywhere in it.
 
 After: the layer and the longest such chain whose intermediate tensors have
@@ -25,6 +26,7 @@ mismatches, so that float must stay a tensor.
 from __future__ import annotations
 
 from .. import ir
+from .level_layers import runs_bit_planes
 
 
 def _is_layer(op: ir.Op, tensors) -> bool:
@@ -50,6 +52,12 @@ def _extends(op: ir.Op, current: str, tensors, residuals: int) -> bool:
     return isinstance(op, (ir.Relu, ir.Clip))
 
 
+def _levels_threshold(layer: ir.Op, op: ir.Op, current: str, tensors) -> bool:
+    """A multi-threshold on the int32 sums of a bit-plane layer: its kernel writes packed levels."""
+    return (isinstance(op, ir.Threshold) and not op.float_input and tensors[current].domain == ir.Domain.INT
+            and op.per_channel(tensors[current]) and runs_bit_planes(layer, tensors[layer.inputs[0]]))
+
+
 def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
     tensors = graph.tensors
     readers: dict[str, list[ir.Op]] = {}
@@ -64,7 +72,7 @@ def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
         chain, others, current = [], [], op.output
         while current not in graph.outputs and len(readers.get(current, [])) == 1:
             nxt = readers[current][0]
-            if not _extends(nxt, current, tensors, len(others)):
+            if not _extends(nxt, current, tensors, len(others)) and not _levels_threshold(op, nxt, current, tensors):
                 break
             if isinstance(nxt, ir.Add):
                 others.append(nxt.inputs[1] if nxt.inputs[0] == current else nxt.inputs[0])

@@ -135,4 +135,6 @@ def h_concat(t: Translator, node, ins):
     axis = axis % full
     if axis == 0:
         raise Unsupported("Concat along the batch axis")
-    t.finish(node, t.emit(ir.Concat, [t.as_float(v) for v in ins], axis=axis - 1))
+    packed = all(v.domain.is_packed and v.levels == ins[0].levels for v in ins)
+    # packed inputs with the same levels stay packed bits (bnn_concat_bits); others are concatenated as floats
+    t.finish(node, t.emit(ir.Concat, list(ins) if packed else [t.as_float(v) for v in ins], axis=axis - 1))
