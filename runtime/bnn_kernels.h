@@ -10,6 +10,7 @@
  *   __AVX512F__ and __AVX512VPOPCNTDQ__
  *                                   x86-64 AVX-512 with VPOPCNTD (bnn_opt_avx512.h)
  *   __AVX2__                        x86-64 AVX2 (bnn_opt_avx2.h)
+ *   __x86_64__ (SSE2)               any other x86-64: SSE2 is in its baseline (bnn_opt_sse2.h)
  *   __aarch64__ and __ARM_NEON      AArch64 NEON (bnn_opt_neon.h)
  *   anything else                   the portable fast kernels
  *
@@ -35,6 +36,9 @@
 #elif defined(__AVX2__)
 #define BNN_KERNELS "avx2"
 #include "bnn_opt_avx2.h"
+#elif defined(__SSE2__) && (defined(__x86_64__) || defined(_M_X64))
+#define BNN_KERNELS "sse2"
+#include "bnn_opt_sse2.h"
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define BNN_KERNELS "neon"
 #include "bnn_opt_neon.h"

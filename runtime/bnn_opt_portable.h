@@ -29,9 +29,8 @@
  *
  * The micro-kernels below are the portable defaults; an instruction-set
  * header included before this one replaces them (BNN_HAVE_MK_*). Grouped
- * binary convolutions other than 1 group, ternary inputs, grouped real ones
- * other than depthwise, and real layers with a non-zero pad value are rare in
- * BNNs and run the reference kernel.
+ * convolutions other than depthwise, ternary inputs and real layers with a
+ * non-zero pad value are rare in BNNs and run the reference kernel.
  */
 #ifndef BNN_OPT_PORTABLE_H
 #define BNN_OPT_PORTABLE_H
@@ -40,9 +39,15 @@
 #include "bnn_ref_conv.h"
 
 #ifndef BNN_TILE
-#define BNN_TILE 4 /* output pixels per micro-kernel call */
+#define BNN_TILE 1 /* output pixels per micro-kernel call (instruction-set headers use more) */
 #endif
 
+/*
+ * The portable micro-kernels are for cores without vector registers (a Cortex-M, a
+ * plain RISC-V): the binary one takes one input word at a time and walks the 16 lanes'
+ * kernel words, which lie side by side; the real ones keep one output in a register for
+ * its whole sum, like the reference.
+ */
 #ifndef BNN_HAVE_MK_XOR_POPCOUNT
 /*
  * acc[p][l] = (init ? 0 : acc[p][l]) + sum_{a < na} sum_{r < run} popcount(x[p*x_pix + a*x_row + r] XOR
@@ -52,15 +57,15 @@ static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdi
                                        ptrdiff_t k_row, int na, int run, int np, int init, int32_t acc[][BNN_BLOCK])
 {
     int a, r, p, l;
-    if (init)
-        for (p = 0; p < np; ++p)
-            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = 0;
-    for (a = 0; a < na; ++a) {
-        for (r = 0; r < run; ++r) {
-            const uint32_t *kr = k + (a * k_row + r) * BNN_BLOCK;
-            for (p = 0; p < np; ++p) {
-                const uint32_t xv = x[p * x_pix + a * x_row + r];
-                for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] += (int32_t)bnn_popcount(xv ^ kr[l]);
+    for (p = 0; p < np; ++p) {
+        int32_t *sums = acc[p];
+        if (init)
+            for (l = 0; l < BNN_BLOCK; ++l) sums[l] = 0;
+        for (a = 0; a < na; ++a) {
+            const uint32_t *xa = x + p * x_pix + a * x_row, *kr = k + a * k_row * BNN_BLOCK;
+            for (r = 0; r < run; ++r, kr += BNN_BLOCK) {
+                const uint32_t xv = xa[r];
+                for (l = 0; l < BNN_BLOCK; ++l) sums[l] += (int32_t)bnn_popcount(xv ^ kr[l]);
             }
         }
     }
@@ -76,10 +81,11 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
                                   float acc[][BNN_BLOCK])
 {
     int q, p, l;
-    for (q = 0; q < n; ++q) {
-        for (p = 0; p < np; ++p) {
-            const float xv = x[p * x_pix + q];
-            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] += xv * k[q * BNN_BLOCK + l];
+    for (p = 0; p < np; ++p) {
+        for (l = 0; l < BNN_BLOCK; ++l) {
+            float s = acc[p][l];
+            for (q = 0; q < n; ++q) s += x[p * x_pix + q] * k[q * BNN_BLOCK + l];
+            acc[p][l] = s;
         }
     }
 }
@@ -93,12 +99,18 @@ static inline void bnn_mk_mul_add(const float *x, ptrdiff_t x_pix, const float *
 static inline void bnn_mk_signed_add(const float *x, ptrdiff_t x_pix, const uint32_t *kbits, int n, int np,
                                      float acc[][BNN_BLOCK])
 {
-    int q, p, l;
-    for (q = 0; q < n; ++q) {
-        const uint32_t *kw = kbits + (q / 32) * BNN_BLOCK;
-        for (p = 0; p < np; ++p) {
-            const float xv = x[p * x_pix + q];
-            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] += bnn_negate_if(xv, (kw[l] >> (q % 32)) & 1u);
+    int q, p, l, b;
+    for (p = 0; p < np; ++p) {
+        for (l = 0; l < BNN_BLOCK; ++l) {
+            const uint32_t *kw = kbits + l;
+            float s = acc[p][l];
+            for (q = 0; q < n; q += 32, kw += BNN_BLOCK) { /* the 32 bits of one kernel word */
+                const float *xq = x + p * x_pix + q;
+                const int end = n - q < 32 ? n - q : 32;
+                uint32_t bits = *kw;
+                for (b = 0; b < end; ++b, bits >>= 1) s += bnn_negate_if(xq[b], bits & 1u);
+            }
+            acc[p][l] = s;
         }
     }
 }
@@ -358,10 +370,18 @@ static inline void bnn_tap_range(int i, int stride, int dilation, int pad, int s
 static inline void bnn_tap_pixels(const struct bnn_conv_geometry *g, int j0, int np, int b, int *first, int *last)
 {
     const int at = j0 * g->sw + b * g->dw - g->pl; /* input column of the tile's first pixel */
-    const int begin = at >= 0 ? 0 : (-at + g->sw - 1) / g->sw;
-    const int end = at >= g->w ? 0 : (g->w - at + g->sw - 1) / g->sw;
-    *first = begin < np ? begin : np;
-    *last = end < np ? (end > *first ? end : *first) : np;
+    int p = 0;
+    if (g->sw == 1) { /* no division (a library call on cores without a divider) */
+        p = at >= 0 ? 0 : -at;
+        *first = p < np ? p : np;
+        p = g->w - at;
+        *last = p < *first ? *first : p < np ? p : np;
+        return;
+    }
+    while (p < np && at + p * g->sw < 0) ++p;
+    *first = p;
+    while (p < np && at + p * g->sw < g->w) ++p;
+    *last = p;
 }
 
 /* Are all taps of every pixel of the tile inside the input (rows [a0, a1) given)? */
@@ -490,6 +510,50 @@ static inline void bnn_opt_bdense(const struct bnn_bconv2d *L, const uint32_t *x
     }
 }
 
+/*
+ * A binary depthwise convolution (one input channel per output channel): channel o's
+ * sum over the taps (a, b) inside the input of 1 - 2 (x_bit XOR k_bit), plus, with one
+ * padding, 1 - 2 k_bit for each padded tap. Bit by bit, but with the taps' ranges found
+ * once per pixel and the kernel bits 16 words apart (bnn_layer.h).
+ */
+static inline void bnn_opt_bconv2d_depthwise(const struct bnn_bconv2d *L, const uint32_t *x, const float *other,
+                                             void *y, uint32_t *y_mask)
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)g->c);
+    const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
+    int block, i, j, l, a, b, a0, a1, b0, b1;
+    for (i = 0; i < g->oh; ++i) {
+        bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
+        for (j = 0; j < g->ow; ++j) {
+            bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
+            for (block = 0; block < blocks; ++block) {
+                struct bnn_tile tile = bnn_tile_at(g, i, j, 1, block);
+                int32_t acc[1][BNN_BLOCK];
+                for (l = 0; l < BNN_BLOCK; ++l) {
+                    const int o = block * BNN_BLOCK + l;
+                    const uint32_t *kt = L->kernel + (size_t)block * taps * BNN_BLOCK + l; /* tap t at kt[t*16] */
+                    int32_t sum = 0;
+                    for (a = 0; l < tile.lanes && a < g->kh; ++a) {
+                        for (b = 0; b < g->kw; ++b) {
+                            const uint32_t k = kt[(a * g->kw + b) * BNN_BLOCK] & 1u;
+                            if (a >= a0 && a < a1 && b >= b0 && b < b1) {
+                                const uint32_t *xp = x + ((size_t)(i * g->sh + a * g->dh - g->pt) * g->w +
+                                                          (size_t)(j * g->sw + b * g->dw - g->pl)) * words;
+                                sum += 1 - 2 * (int32_t)(((xp[o / 32] >> (o % 32)) & 1u) ^ k);
+                            } else if (L->pad_mode == 1) {
+                                sum += 1 - 2 * (int32_t)k;
+                            }
+                        }
+                    }
+                    acc[0][l] = sum;
+                }
+                bnn_mk_store_sums(&L->out, &tile, acc, other, y, y_mask);
+            }
+        }
+    }
+}
+
 static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *x, const uint32_t *x_mask,
                                    const float *other, void *y, uint32_t *y_mask)
 {
@@ -497,6 +561,10 @@ static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
     const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)g->c);
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
     int block, i, j, a0, a1, np;
+    if (g->groups > 1 && g->groups == g->c && g->groups == g->o && !x_mask) {
+        bnn_opt_bconv2d_depthwise(L, x, other, y, y_mask);
+        return;
+    }
     if (g->groups != 1 || x_mask) {
         bnn_ref_bconv2d(L, x, x_mask, other, y, y_mask);
         return;

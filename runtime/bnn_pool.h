@@ -68,30 +68,54 @@ static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uin
  * their ordered keys (bnn_float_key: the same order as the floats, -0 == +0),
  * so one kernel serves both and copies the winning value's bits unchanged.
  */
+/* The ordered key of a 4-byte value (an int32, or a float: bnn_float_key). */
+static inline int32_t bnn_word_key(uint32_t v, int is_float)
+{
+    float f;
+    memcpy(&f, &v, sizeof f);
+    return is_float ? bnn_float_key(f) : (int32_t)v;
+}
+
 static inline void bnn_maxpool_words(const struct bnn_pool_geometry *g, const void *x, int is_float, void *y)
 {
+    enum { CHUNK = 16 }; /* channels at a time, kept in local arrays */
     const uint32_t *xs = (const uint32_t *)x;
     uint32_t *ys = (uint32_t *)y;
-    int i, j, ch, yy, xx;
+    int i, j, c0, n, yy, xx;
     for (i = 0; i < g->oh; ++i)
         for (j = 0; j < g->ow; ++j)
-            for (ch = 0; ch < g->c; ++ch) {
+            for (c0 = 0; c0 < g->c; c0 += CHUNK) {
+                int32_t best_key[CHUNK];
+                uint32_t best[CHUNK];
+                const int len = g->c - c0 < CHUNK ? g->c - c0 : CHUNK;
                 int seen = 0;
-                int32_t best_key = 0;
-                uint32_t best = 0;
                 BNN_POOL_WINDOW(g, i, j, yy, xx) {
-                    const uint32_t v = xs[((size_t)yy * g->w + xx) * g->c + ch];
-                    float f;
-                    int32_t key;
-                    memcpy(&f, &v, sizeof f);
-                    key = is_float ? bnn_float_key(f) : (int32_t)v;
-                    if (!seen || key > best_key) {
-                        best_key = key;
-                        best = v;
+                    const uint32_t *v = xs + ((size_t)yy * g->w + xx) * g->c + c0;
+                    if (!seen) {
+                        for (n = 0; n < len; ++n) best_key[n] = bnn_word_key(best[n] = v[n], is_float);
+                        seen = 1;
+                    } else if (len == CHUNK && is_float) { /* a later tap replaces only a strictly larger key */
+                        for (n = 0; n < CHUNK; ++n) {
+                            const int32_t key = bnn_word_key(v[n], 1);
+                            const int larger = key > best_key[n];
+                            best_key[n] = larger ? key : best_key[n];
+                            best[n] = larger ? v[n] : best[n];
+                        }
+                    } else if (len == CHUNK) {
+                        for (n = 0; n < CHUNK; ++n) {
+                            const int32_t key = (int32_t)v[n];
+                            const int larger = key > best_key[n];
+                            best_key[n] = larger ? key : best_key[n];
+                            best[n] = larger ? v[n] : best[n];
+                        }
+                    } else {
+                        for (n = 0; n < len; ++n) {
+                            const int32_t key = bnn_word_key(v[n], is_float);
+                            if (key > best_key[n]) best_key[n] = key, best[n] = v[n];
+                        }
                     }
-                    seen = 1;
                 }
-                ys[((size_t)i * g->ow + j) * g->c + ch] = best;
+                memcpy(ys + ((size_t)i * g->ow + j) * g->c + c0, best, (size_t)len * sizeof best[0]);
             }
 }
 

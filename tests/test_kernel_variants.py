@@ -5,8 +5,8 @@ tests/c/kernel_driver.c runs each case (tests/kernel_cases.py: odd channel
 counts, tails, strides, dilation, groups, both padding modes, ternary inputs
 and outputs, every output transform) through the reference kernels and
 through the variant the seam picks for its build. It is built once per
-variant this machine can run: x86-64 portable, AVX2, AVX-512 VPOPCNTDQ (when
-the CPU has them), and AArch64 NEON and portable with aarch64-linux-gnu-gcc
+variant this machine can run: x86-64 portable, SSE2 (the x86-64 baseline), AVX2,
+AVX-512 VPOPCNTDQ (when the CPU has them), and AArch64 NEON and portable with aarch64-linux-gnu-gcc
 under qemu-aarch64 (CI installs both; BNN_REQUIRE_TOOLS=1 makes a missing
 tool a failure). Float cases also check that builds never differ: the
 reference's outputs must be byte-identical in every build (-O2 and -O3
@@ -51,8 +51,9 @@ def cpu_flags() -> set[str]:
 # variant -> (compiler, flags, the BNN_KERNELS name it must report, what it needs to run)
 VARIANTS = {
     "reference": ("cc", ["-std=c99", "-O2", "-DBNN_REFERENCE_KERNELS"], "reference", None),
-    "portable": ("cc", ["-std=c99", "-O2"], "portable", None),
+    "portable": ("cc", ["-std=c99", "-O2", "-DBNN_PORTABLE_KERNELS"], "portable", None),
     "portable-gnu-O3": ("cc", ["-std=gnu99", "-O3", "-DBNN_PORTABLE_KERNELS"], "portable", None),
+    "sse2": ("cc", ["-std=c99", "-O2"], "sse2", {"sse2"}),
     "avx2": ("cc", ["-std=gnu99", "-O2", "-mavx2", "-mfma", "-mpopcnt"], "avx2", {"avx2", "fma", "popcnt"}),
     "avx512": ("cc", ["-std=gnu99", "-O3", "-mavx512f", "-mavx512vpopcntdq", "-mavx2", "-mfma", "-mpopcnt"],
                "avx512-vpopcntdq", {"avx512f", "avx512_vpopcntdq"}),
@@ -159,7 +160,7 @@ def test_every_build_rounds_the_same(cases_file):
 # ---------------------------------------------------------------- every fixture, step by step
 
 MODELS = [*EXPORTED_FIXTURES, ROOT / "examples" / "digits" / "digits_bnn.onnx"]
-MODEL_VARIANTS = ["reference", "portable", "avx2", "avx512", "native", "aarch64-neon"]
+MODEL_VARIANTS = ["reference", "portable", "sse2", "avx2", "avx512", "native", "aarch64-neon"]
 
 
 def model_id(path: Path) -> str:
