@@ -78,45 +78,26 @@ static inline int32_t bnn_word_key(uint32_t v, int is_float)
 
 static inline void bnn_maxpool_words(const struct bnn_pool_geometry *g, const void *x, int is_float, void *y)
 {
-    enum { CHUNK = 16 }; /* channels at a time, kept in local arrays */
     const uint32_t *xs = (const uint32_t *)x;
     uint32_t *ys = (uint32_t *)y;
-    int i, j, c0, n, yy, xx;
+    int i, j, ch, yy, xx;
     for (i = 0; i < g->oh; ++i)
-        for (j = 0; j < g->ow; ++j)
-            for (c0 = 0; c0 < g->c; c0 += CHUNK) {
-                int32_t best_key[CHUNK];
-                uint32_t best[CHUNK];
-                const int len = g->c - c0 < CHUNK ? g->c - c0 : CHUNK;
-                int seen = 0;
-                BNN_POOL_WINDOW(g, i, j, yy, xx) {
-                    const uint32_t *v = xs + ((size_t)yy * g->w + xx) * g->c + c0;
-                    if (!seen) {
-                        for (n = 0; n < len; ++n) best_key[n] = bnn_word_key(best[n] = v[n], is_float);
-                        seen = 1;
-                    } else if (len == CHUNK && is_float) { /* a later tap replaces only a strictly larger key */
-                        for (n = 0; n < CHUNK; ++n) {
-                            const int32_t key = bnn_word_key(v[n], 1);
-                            const int larger = key > best_key[n];
-                            best_key[n] = larger ? key : best_key[n];
-                            best[n] = larger ? v[n] : best[n];
-                        }
-                    } else if (len == CHUNK) {
-                        for (n = 0; n < CHUNK; ++n) {
-                            const int32_t key = (int32_t)v[n];
-                            const int larger = key > best_key[n];
-                            best_key[n] = larger ? key : best_key[n];
-                            best[n] = larger ? v[n] : best[n];
-                        }
-                    } else {
-                        for (n = 0; n < len; ++n) {
-                            const int32_t key = bnn_word_key(v[n], is_float);
-                            if (key > best_key[n]) best_key[n] = key, best[n] = v[n];
-                        }
-                    }
+        for (j = 0; j < g->ow; ++j) {
+            uint32_t *row = ys + ((size_t)i * g->ow + j) * g->c;
+            int seen = 0;
+            BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                const uint32_t *v = xs + ((size_t)yy * g->w + xx) * g->c;
+                if (!seen) { /* the first tap inside the window */
+                    memcpy(row, v, (size_t)g->c * sizeof *row);
+                    seen = 1;
+                } else if (is_float) { /* a later tap replaces only a strictly larger key: ties keep the first */
+                    for (ch = 0; ch < g->c; ++ch)
+                        row[ch] = bnn_word_key(v[ch], 1) > bnn_word_key(row[ch], 1) ? v[ch] : row[ch];
+                } else {
+                    for (ch = 0; ch < g->c; ++ch) row[ch] = (int32_t)v[ch] > (int32_t)row[ch] ? v[ch] : row[ch];
                 }
-                memcpy(ys + ((size_t)i * g->ow + j) * g->c + c0, best, (size_t)len * sizeof best[0]);
             }
+        }
 }
 
 /* Average: the window's sum (taps in row-major order) divided by its count. */
