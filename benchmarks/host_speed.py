@@ -196,8 +196,9 @@ def main(argv=None) -> int:
     p.add_argument("--layers", action="append", default=[], metavar="MODEL", help="per-layer table of this model")
     p.add_argument("--threads", type=int, default=1, help="also time an OpenMP build with this many threads")
     args = p.parse_args(argv)
-    if args.threads > 1:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    if args.threads > 1:  # idle threads sleep instead of spinning: the machine is shared
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     models = [m for m in args.models if Path(m).exists()]
     for m in set(args.models) - set(models):
         print(f"(skipping {m}: not found; `make zoo` exports the larq-zoo models)", file=sys.stderr)

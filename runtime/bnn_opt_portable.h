@@ -38,6 +38,20 @@
 #include <stddef.h>
 #include "bnn_ref_conv.h"
 
+/*
+ * Optional threads: built with OpenMP (-fopenmp), the convolutions share their output
+ * rows among the threads; a plain build sees no pragma at all. Each thread takes the same
+ * rows in every block of channels (a static schedule), so the two blocks that share a
+ * word of packed output bits are written by one thread.
+ */
+#if defined(_OPENMP)
+#define BNN_OMP_PARALLEL _Pragma("omp parallel")
+#define BNN_OMP_ROWS _Pragma("omp for schedule(static) nowait")
+#else
+#define BNN_OMP_PARALLEL
+#define BNN_OMP_ROWS
+#endif
+
 #ifndef BNN_TILE
 #define BNN_TILE 1 /* output pixels per micro-kernel call (instruction-set headers use more) */
 #endif
@@ -560,7 +574,6 @@ static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
     const struct bnn_conv_geometry *g = &L->g;
     const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)g->c);
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
-    int block, i, j, a0, a1, np;
     if (g->groups > 1 && g->groups == g->c && g->groups == g->o && !x_mask) {
         bnn_opt_bconv2d_depthwise(L, x, other, y, y_mask);
         return;
@@ -573,18 +586,23 @@ static inline void bnn_opt_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
         bnn_opt_bdense(L, x, other, y, y_mask);
         return;
     }
-    for (block = 0; block < blocks; ++block) {
-        const uint32_t *kb = L->kernel + (size_t)block * taps * words * BNN_BLOCK;
-        for (i = 0; i < g->oh; ++i) {
-            bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
-            for (j = 0; j < g->ow; j += np) {
-                int32_t acc[BNN_TILE][BNN_BLOCK];
-                struct bnn_tile tile;
-                np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
-                bnn_btile_sums(g, x, kb, i, j, np, a0, a1, acc);
-                bnn_btile_finish(L, block, j, np, a0, a1, acc);
-                tile = bnn_tile_at(g, i, j, np, block);
-                bnn_mk_store_sums(&L->out, &tile, acc, other, y, y_mask);
+    BNN_OMP_PARALLEL
+    {
+        int block, i, j, a0, a1, np;
+        for (block = 0; block < blocks; ++block) {
+            const uint32_t *kb = L->kernel + (size_t)block * taps * words * BNN_BLOCK;
+            BNN_OMP_ROWS
+            for (i = 0; i < g->oh; ++i) {
+                bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
+                for (j = 0; j < g->ow; j += np) {
+                    int32_t acc[BNN_TILE][BNN_BLOCK];
+                    struct bnn_tile tile;
+                    np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
+                    bnn_btile_sums(g, x, kb, i, j, np, a0, a1, acc);
+                    bnn_btile_finish(L, block, j, np, a0, a1, acc);
+                    tile = bnn_tile_at(g, i, j, np, block);
+                    bnn_mk_store_sums(&L->out, &tile, acc, other, y, y_mask);
+                }
             }
         }
     }
@@ -676,7 +694,6 @@ static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, 
     const struct bnn_conv_geometry *g = &L->g;
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
     const int depthwise = g->groups > 1 && g->groups == g->c && g->groups == g->o && L->kernel;
-    int block, i, j, np;
     if (L->pad_value != 0.0f || (g->groups != 1 && !depthwise)) {
         bnn_ref_fconv2d(L, x, other, y);
         return;
@@ -686,17 +703,22 @@ static inline void bnn_opt_fconv2d(const struct bnn_fconv2d *L, const float *x, 
         bnn_opt_fdense(L, x, other, y);
         return;
     }
-    for (block = 0; block < blocks; ++block) {
-        for (i = 0; i < g->oh; ++i) {
-            for (j = 0; j < g->ow; j += np) {
-                float acc[BNN_TILE][BNN_BLOCK];
-                struct bnn_tile tile;
-                np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
-                tile = bnn_tile_at(g, i, j, np, block);
-                memset(acc, 0, sizeof acc);
-                if (depthwise) bnn_dwtile_sums(L, x, block, i, j, np, tile.lanes, acc);
-                else bnn_ftile_sums(L, x, block, i, j, np, acc);
-                bnn_mk_store_real(&L->out, &tile, acc, other, y);
+    BNN_OMP_PARALLEL
+    {
+        int block, i, j, np;
+        for (block = 0; block < blocks; ++block) {
+            BNN_OMP_ROWS
+            for (i = 0; i < g->oh; ++i) {
+                for (j = 0; j < g->ow; j += np) {
+                    float acc[BNN_TILE][BNN_BLOCK];
+                    struct bnn_tile tile;
+                    np = g->ow - j < BNN_TILE ? g->ow - j : BNN_TILE;
+                    tile = bnn_tile_at(g, i, j, np, block);
+                    memset(acc, 0, sizeof acc);
+                    if (depthwise) bnn_dwtile_sums(L, x, block, i, j, np, tile.lanes, acc);
+                    else bnn_ftile_sums(L, x, block, i, j, np, acc);
+                    bnn_mk_store_real(&L->out, &tile, acc, other, y);
+                }
             }
         }
     }
