@@ -15,8 +15,9 @@
  *   anything else                   the portable fast kernels
  *
  * An instruction-set header supplies micro-kernels (the innermost loops:
- * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h is the driver
- * they all share and supplies whatever a header leaves out. Every variant is
+ * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h supplies
+ * whatever a header leaves out, and bnn_opt_driver.h is the walk over a layer
+ * they all share. Every variant is
  * tested bit for bit against the reference (tests/test_kernel_variants.py).
  * To add one: a header with the micro-kernels it improves, one #elif below.
  */
@@ -53,7 +54,7 @@
 #endif
 
 #ifndef BNN_REFERENCE_KERNELS
-#include "bnn_opt_portable.h"
+#include "bnn_opt_driver.h"
 #endif
 
 /* ---------------------------------------------------------------- entry points */

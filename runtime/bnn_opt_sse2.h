@@ -1,8 +1,8 @@
 /*
  * bnn_opt_sse2.h -- micro-kernels for x86-64 without -march: SSE2 is part of
  * the x86-64 baseline, so every x86-64 compiler defines __SSE2__ and these
- * run on any x86-64 CPU. Driver, maths and layout: bnn_opt_portable.h,
- * bnn_layer.h.
+ * run on any x86-64 CPU. Driver: bnn_opt_driver.h; maths and layout:
+ * bnn_layer.h; the plain-C statement of each micro-kernel: bnn_opt_portable.h.
  *
  * SSE2 has no popcount: each lane's bits are counted per byte with the first
  * three SWAR steps (bnn_sse2_count_bytes), byte counts of up to 31 words add up in

@@ -5,7 +5,7 @@ after a Flatten of bits stays XNOR. Each rewrite keeps the graph's numpy
 semantics and the C's agreement with onnxruntime, and the arena shrinks."""
 import numpy as np
 import pytest
-from builders import GraphBuilder, random_bn, signs
+from builders import GraphBuilder, random_bn
 from test_conv_graphs import binary_conv, bn_sign, check
 
 from bnncompile import ir
