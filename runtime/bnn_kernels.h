@@ -37,7 +37,7 @@
 #elif defined(__AVX2__)
 #define BNN_KERNELS "avx2"
 #include "bnn_opt_avx2.h"
-#elif defined(__SSE2__) && (defined(__x86_64__) || defined(_M_X64))
+#elif defined(__SSE2__) && defined(__x86_64__)
 #define BNN_KERNELS "sse2"
 #include "bnn_opt_sse2.h"
 #elif defined(__aarch64__) && defined(__ARM_NEON)

@@ -29,11 +29,8 @@
 #define BNN_HAVE_MK_DECIDE
 #define BNN_HAVE_MK_KEYS
 
-#if defined(__GNUC__)
+/* (every compiler that targets AVX-512 VPOPCNTDQ takes the GNU attribute) */
 #define BNN_AVX512_INLINE static inline __attribute__((always_inline))
-#else
-#define BNN_AVX512_INLINE static inline
-#endif
 
 /* Calls f(args..., np) with np a constant 1 .. 8 (each call inlined and unrolled). */
 #define BNN_AVX512_FOR_NP(np, call) \

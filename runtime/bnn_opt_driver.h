@@ -161,7 +161,7 @@ static inline void bnn_btile_sums(const struct bnn_conv_geometry *g, const uint3
 {
     const int words = (int)BNN_WORDS((size_t)g->c);
     const ptrdiff_t x_pix = (ptrdiff_t)g->sw * words, x_row = (ptrdiff_t)g->dh * g->w * words;
-    int b = 0, p0, p1, q0, q1, nb;
+    int b = 0, p0, p1, q0, q1;
     if (g->dw == 1 && bnn_tile_inside(g, j, np, a0, a1)) { /* every tap of a kernel row: one run */
         bnn_mk_xor_popcount(x + ((ptrdiff_t)(i * g->sh - g->pt) * g->w + (ptrdiff_t)(j * g->sw - g->pl)) * words,
                             x_pix, x_row, kb, (ptrdiff_t)g->kw * words, g->kh, g->kw * words, np, 1, acc);
@@ -169,8 +169,8 @@ static inline void bnn_btile_sums(const struct bnn_conv_geometry *g, const uint3
     }
     memset(acc, 0, (size_t)np * sizeof acc[0]);
     while (b < g->kw) {
+        int nb = 1;
         bnn_tap_pixels(g, j, np, b, &p0, &p1);
-        nb = 1;
         while (g->dw == 1 && b + nb < g->kw) {
             bnn_tap_pixels(g, j, np, b + nb, &q0, &q1);
             if (q0 != p0 || q1 != p1) break;

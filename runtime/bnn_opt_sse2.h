@@ -18,6 +18,7 @@
 #define BNN_OPT_SSE2_H
 
 #include <emmintrin.h>
+#include <string.h>
 #include "bnn_layer.h"
 
 #define BNN_TILE 4
@@ -151,11 +152,9 @@ static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdi
                                        ptrdiff_t k_row, int na, int run, int np, int init, int32_t acc[][BNN_BLOCK])
 {
     const uint32_t *xp[BNN_TILE];
-    int half, a, r, p, l, words;
+    int half, a, r, p;
     for (p = 0; p < BNN_TILE; ++p) xp[p] = x + (p < np ? p : np - 1) * x_pix; /* extra pixels: dropped */
-    if (init)
-        for (p = 0; p < np; ++p)
-            for (l = 0; l < BNN_BLOCK; ++l) acc[p][l] = 0;
+    if (init) memset(acc, 0, (size_t)np * sizeof acc[0]);
     if (run >= 8) {
         for (p = 0; p < np; ++p)
             for (half = 0; half < BNN_BLOCK; half += 8)
@@ -164,7 +163,7 @@ static inline void bnn_mk_xor_popcount(const uint32_t *x, ptrdiff_t x_pix, ptrdi
     }
     for (half = 0; half < BNN_BLOCK; half += 8) {
         __m128i c0 = _mm_setzero_si128(), d0 = c0, c1 = c0, d1 = c0, c2 = c0, d2 = c0, c3 = c0, d3 = c0;
-        words = 0;
+        int words = 0;
         for (a = 0; a < na; ++a) {
             const uint32_t *ka = k + a * k_row * BNN_BLOCK + half;
             const ptrdiff_t xa = a * x_row;
