@@ -198,7 +198,7 @@ static inline void bnn_btile_finish(const struct bnn_bconv2d *L, int block, int 
 {
     const struct bnn_conv_geometry *g = &L->g;
     const int taps = g->kh * g->kw;
-    const int16_t *pc = L->tap_popcounts + (size_t)block * taps * BNN_BLOCK; /* one padding only */
+    const int16_t *pc = L->pad_mode == 1 ? L->tap_popcounts + (size_t)block * taps * BNN_BLOCK : NULL;
     int32_t corr[BNN_TILE][BNN_BLOCK], column[BNN_BLOCK];
     int k_eff[BNN_TILE];
     int p, l, a, b, p0, p1;
