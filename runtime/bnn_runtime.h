@@ -11,7 +11,8 @@
  *   bnn_ref_dense.h   the BAN dense layer
  *   bnn_ref_kbit.h    bit-plane layers: ternary and k-bit kernels and activations
  *   bnn_kernels.h     the seam: reference or fast kernels, by instruction set
- *   bnn_opt_*.h       the fast kernels (portable driver, AVX2, AVX-512, NEON; bit-plane layers)
+ *   bnn_opt_*.h       the fast kernels: the driver (the walk over a layer), the
+ *                     portable micro-kernels, SSE2, AVX2, AVX-512, NEON; bit-plane layers
  *   bnn_pool.h        max pooling on bits (AND), integers and floats; average pooling
  *   bnn_levels.h      k-bit levels: multi-thresholds, unpacking, pooling; packed concatenation
  *   bnn_layout.h      transpose, concatenation, padding, residual sums

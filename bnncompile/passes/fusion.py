@@ -72,8 +72,9 @@ def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
         chain, others, current = [], [], op.output
         while current not in graph.outputs and len(readers.get(current, [])) == 1:
             nxt = readers[current][0]
-            if not _extends(nxt, current, tensors, len(others)) and not _levels_threshold(op, nxt, current, tensors):
-                break
+            if id(nxt) in absorbed or (not _extends(nxt, current, tensors, len(others))
+                                       and not _levels_threshold(op, nxt, current, tensors)):
+                break  # (an Add of two chains joins the first one; the other ends before it)
             if isinstance(nxt, ir.Add):
                 others.append(nxt.inputs[1] if nxt.inputs[0] == current else nxt.inputs[0])
             chain.append(nxt)
