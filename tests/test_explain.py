@@ -39,7 +39,8 @@ def mlp_with_zero_weights(tmp_path, zeros=3, conv=False):
 def test_exact_zero_weights_are_named_with_count_and_remedy(tmp_path, conv):
     path, layer = mlp_with_zero_weights(tmp_path, zeros=3, conv=conv)
     notes = compile_to_memory(path).graph.notes
-    assert [(n.kind, n.node) for n in notes] == [("not-binary", layer)]
+    # on a packed input the kernel still runs on bits: a ternary one (sign and mask, 2 bits per weight)
+    assert [(n.kind, n.node) for n in notes] == [("ternary-weights", layer)]
     assert notes[0].message.startswith(f"3 of {8 * 4 * 9 if conv else 64 * 32} weights are exactly 0")
     assert "x >= 0" in notes[0].message
 
@@ -76,7 +77,7 @@ def test_compile_warns_and_require_binary_refuses_writing_nothing(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     error = bad.stderr.splitlines()[-1]
     assert error.startswith("bnncompile: error: --require-binary: 1 layer meant to be binary is not: "
-                            f"'{layer}' (real kernel)")
+                            f"'{layer}' (ternary kernel)")
     assert not (tmp_path / "never").exists()
     fine = run_cli("compile", "tests/fixtures/torch/torch_legacy_where.onnx", "-o", tmp_path / "bin",
                    "--require-binary")
@@ -91,4 +92,4 @@ def test_report_shows_the_reason_beside_the_layer(tmp_path):
     notes = out[out.index("\nnotes:\n"):]
     assert f"({layer}): 3 of 2048 weights are exactly 0" in notes
     step = next(line for line in out.splitlines() if line.rstrip().endswith(f"  {layer}"))
-    assert "dense_ban" in step and f"step {step.split()[0]} ({layer})" in notes
+    assert "dense_xnor_mask" in step and f"step {step.split()[0]} ({layer})" in notes

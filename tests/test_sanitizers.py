@@ -33,6 +33,11 @@ from bnncompile.compiler import compile_to_memory
 from bnncompile.validate import ATOL, RTOL, Reference
 
 MODELS = [*EXPORTED_FIXTURES, ROOT / "examples" / "digits" / "digits_bnn.onnx"]
+# Issue-11 part B fixtures covering the bit-plane kernels: odd and unsigned k-bit planes,
+# ternary kernels (XNOR with a mask and plane forms), {0,1} inputs, packed concatenation.
+MODELS += [ROOT / "tests" / "fixtures" / "modern" / f for f in (
+    "larq/larq_dorefa_op13.onnx", "larq/larq_ternary_op13.onnx", "brevitas/brevitas_w2a2_legacy.onnx",
+    "torch/torch_binarizers_legacy.onnx")]
 DRIVER = ROOT / "tests" / "c" / "sanitize_main.c"
 SAMPLES = 50
 SANITIZE = ["-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",

@@ -11,7 +11,7 @@ import numpy as np
 from .. import ir
 from ..ir import levels as lv
 from . import packing
-from .lowering import KBIT, NULL, Arg, Call, buf, fused_output, value
+from .lowering import BINARY, KBIT, NULL, Arg, Call, buf, fused_output, value
 
 
 def is_plain(t: ir.Tensor) -> bool:
@@ -49,12 +49,15 @@ def threshold_rows(op: ir.Threshold, y: ir.Tensor) -> tuple[np.ndarray, np.ndarr
 def levels_out(planner, op: ir.Threshold, y: ir.Tensor) -> tuple[list, int]:
     """struct bnn_levels_out of a multi-threshold and its t_len."""
     bounds, flip, t_len = threshold_rows(op, y)
+    levels = op.out_levels
+    if levels.count < op.levels.count:  # sign-like ternary whose 0 is never reached: one step to +-1
+        assert np.all(bounds[:, :1] == bounds), "collapsed levels need equal steps"
+        bounds = np.ascontiguousarray(bounds[:, :1])
     what = "float keys" if op.float_input else "sums"
     bounds_name = planner.array(f"{planner.stem}_bounds", bounds, "int32_t",
                                 f"{op.origin}: {bounds.shape[1]} steps per row on the {what} "
                                 f"(a value passes one when >= it, or < it where flipped)", "thresholds")
     flip_name = planner.array(f"{planner.stem}_flip", flip, "uint8_t", f"{op.origin}: 1 = decreasing", "thresholds")
-    levels = op.out_levels
     codes = planner.array(f"{planner.stem}_codes", np.array(levels.codes), "uint8_t",
                           f"{op.origin}: code of each level ({levels.describe()}, values {list(levels.reals)})",
                           "thresholds")
@@ -157,8 +160,17 @@ def lower_kconv(planner, op, fused, what: str, ints_ohwi: np.ndarray, geom: list
     call = Call("bnn_kconv2d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
                                 ("other", buf(other, "float") if other else NULL), ("y", buf(out_name, y_type))])
     kind = f"{what}_{'xnor_mask' if sign_mask else 'planes'}"
-    return planner.step(fused or op, kind, [call], layer=KBIT, binary_macs=macs)
+    return planner.step(fused or op, kind, [call], layer=layer_kind(x.levels, w_levels), binary_macs=macs)
 
 
-__all__ = ["lower_kconv", "is_plain", "lower_levels_threshold", "lower_unpack_levels", "lower_maxpool_levels",
+def layer_kind(x: lv.Levels, w: lv.Levels) -> str:
+    """The report's kind of a bit-plane layer, with the bits per weight and per activation:
+    `binary` (1 and 1: {0,1} or +-1 operands), `ternary w2a1` (sign and mask planes), `k-bit w2a2`."""
+    if w.planes == 1 and x.planes == 1:
+        return BINARY
+    family = "ternary" if lv.standard(w) == "ternary" else KBIT
+    return f"{family} w{w.planes}a{x.planes}"
+
+
+__all__ = ["lower_kconv", "layer_kind", "is_plain", "lower_levels_threshold", "lower_unpack_levels", "lower_maxpool_levels",
            "lower_concat_bits", "coding_struct", "levels_out"]

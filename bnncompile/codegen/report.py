@@ -90,11 +90,11 @@ def arena_lower_bound(plan: Plan) -> int:
 
 def format_report(graph: ir.Graph, plan: Plan, measured: dict | None = None) -> str:
     rows = explain(layer_rows(graph, plan), graph)
-    header = (f"{'#':>3} {'kind':11s} {'step':13s} {'input':>13s} {'output':>13s} {'binary MACs':>12s} "
+    header = (f"{'#':>3} {'kind':12s} {'step':16s} {'input':>13s} {'output':>13s} {'binary MACs':>12s} "
               f"{'real MACs':>11s} {'weights B':>10s} {'thresh B':>9s} {'activ. B':>9s}  origin")
     lines = [f"model {plan.name}: {len(rows)} steps", header]
     for r in rows:
-        lines.append(f"{r.index:3d} {r.kind:11s} {r.step:13s} {str(r.in_shape):>13s} {str(r.out_shape):>13s} "
+        lines.append(f"{r.index:3d} {r.kind:12s} {r.step:16s} {str(r.in_shape):>13s} {str(r.out_shape):>13s} "
                      f"{r.binary_macs:12,d} {r.real_macs:11,d} {r.weight_bytes:10,d} {r.threshold_bytes:9,d} "
                      f"{r.activation_bytes:9,d}  {r.origin}")
     reasons = {}
