@@ -239,3 +239,18 @@ def test_quant_wider_than_the_planes_is_refused_naming_the_node(tmp_path):
     out = run_cli("compile", path, "-o", tmp_path / "c")
     assert out.returncode == 2 and "Quant_" in out.stderr and "12 bits" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("fixture", ["larq/larq_ternary_op13", "larq/larq_dorefa_op13", "brevitas/brevitas_w2a2_legacy"])
+def test_every_multi_threshold_has_a_code_per_level(fixture):
+    """n steps select one of n + 1 codes: a sign-like ternary threshold whose 0 is never
+    reached is emitted with one step for its two codes (two steps read past the codes)."""
+    import re
+
+    source = compile_to_memory(MODERN / f"{fixture}.onnx", name="net").files["net.c"]
+    sizes = {name: int(n) for name, n in re.findall(r"static const \w+ (net_\w+)\[(\d+)\]", source)}
+    found = re.findall(r"\{ (\d+), (net_\w+_bounds), (net_\w+_flip), (net_\w+_codes), (\d+) \}", source)
+    assert found
+    for steps, bounds, flip, codes, planes in found:
+        assert sizes[codes] == int(steps) + 1 and sizes[codes] <= 1 << int(planes)
+        assert sizes[bounds] == int(steps) * sizes[flip]
