@@ -100,6 +100,16 @@ static inline void bnn_relu(const float *x, size_t n, float *y)
     for (i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+/*
+ * ONNX PRelu and LeakyRelu as onnxruntime computes them: x itself where x >= 0
+ * (so -0 stays -0), else x * s[i % s_len], one rounding. y may equal x.
+ */
+static inline void bnn_prelu(const float *x, size_t n, const float *s, size_t s_len, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] >= 0.0f ? x[i] : x[i] * s[i % s_len];
+}
+
 static inline void bnn_clip(const float *x, size_t n, float lo, float hi, float *y)
 {
     size_t i;

@@ -7,7 +7,14 @@
  * if all are -1 (sign = AND of signs) and non-zero if some value is +1 or all
  * are -1 (mask = OR(m AND NOT sign) OR AND(sign)).
  * Padded taps never take part in a max; for an average, `count_include_pad`
- * says whether they count (as zeros) in the divisor.
+ * says whether they count (as zeros) in the divisor. A sum pool (ONNX
+ * ReduceSum over the spatial axes) is the average's sum without the division.
+ *
+ * ceil_mode (ONNX): the output may have one more row or column than the
+ * padded input holds whole windows for; that last window hangs over the end
+ * (the compiler sets oh, ow). The overhang is not padding: it never takes part
+ * in a max and never counts in an average, even with count_include_pad, which
+ * counts the explicit padding only (pt, pl, pb, pr).
  */
 #ifndef BNN_POOL_H
 #define BNN_POOL_H
@@ -20,6 +27,7 @@ struct bnn_pool_geometry {
     int sh, sw;    /* strides */
     int pt, pl;    /* padding before rows / columns */
     int oh, ow;    /* output */
+    int pb, pr;    /* padding after rows / columns (without a ceil_mode overhang) */
 };
 
 /* Visits the taps of output pixel (i, j) that fall inside the input. */
@@ -83,13 +91,23 @@ static inline void bnn_maxpool_words(const struct bnn_pool_geometry *g, const vo
             }
 }
 
-/* Average: the window's sum (taps in row-major order) divided by its count. */
-static inline void bnn_avgpool_float(const struct bnn_pool_geometry *g, const float *x, int count_include_pad,
-                                     float *y)
+enum bnn_pool_divisor { BNN_POOL_SUM, BNN_POOL_AVG, BNN_POOL_AVG_INCLUDE_PAD };
+
+/*
+ * Sum of each window (taps in row-major order, starting from 0.0f), then
+ * divided by the window's count of input values (BNN_POOL_AVG), by its count
+ * of input and explicitly padded positions (BNN_POOL_AVG_INCLUDE_PAD), or not
+ * at all (BNN_POOL_SUM).
+ */
+static inline void bnn_sumpool_float(const struct bnn_pool_geometry *g, const float *x,
+                                     enum bnn_pool_divisor divisor, float *y)
 {
     int i, j, ch, yy, xx;
     for (i = 0; i < g->oh; ++i)
-        for (j = 0; j < g->ow; ++j)
+        for (j = 0; j < g->ow; ++j) {
+            const int y0 = i * g->sh - g->pt, x0 = j * g->sw - g->pl;
+            const int rows = (y0 + g->kh < g->h + g->pb ? y0 + g->kh : g->h + g->pb) - y0;
+            const int cols = (x0 + g->kw < g->w + g->pr ? x0 + g->kw : g->w + g->pr) - x0;
             for (ch = 0; ch < g->c; ++ch) {
                 float sum = 0.0f;
                 int count = 0;
@@ -97,8 +115,17 @@ static inline void bnn_avgpool_float(const struct bnn_pool_geometry *g, const fl
                     sum += x[((size_t)yy * g->w + xx) * g->c + ch];
                     ++count;
                 }
-                y[((size_t)i * g->ow + j) * g->c + ch] = sum / (float)(count_include_pad ? g->kh * g->kw : count);
+                if (divisor == BNN_POOL_AVG_INCLUDE_PAD) count = rows * cols;
+                y[((size_t)i * g->ow + j) * g->c + ch] = divisor == BNN_POOL_SUM ? sum : sum / (float)count;
             }
+        }
+}
+
+/* Average: the window's sum divided by its count (see bnn_sumpool_float). */
+static inline void bnn_avgpool_float(const struct bnn_pool_geometry *g, const float *x, int count_include_pad,
+                                     float *y)
+{
+    bnn_sumpool_float(g, x, count_include_pad ? BNN_POOL_AVG_INCLUDE_PAD : BNN_POOL_AVG, y);
 }
 
 #endif /* BNN_POOL_H */

@@ -138,14 +138,24 @@ def test_softmax_and_log_softmax_close_to_numpy(kernels, log):
 from bnncompile import ir  # noqa: E402
 
 
+def pool_geometry(op: ir.Pool2D, shape) -> np.ndarray:
+    """struct bnn_pool_geometry as the codegen writes it."""
+    oh, ow, _ = op.out_shape(shape)
+    t, l, b, r = op.pads
+    return np.array([*shape, *op.kernel, *op.strides, t, l, oh, ow, b, r], np.int32)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
 @pytest.mark.parametrize("ternary", [False, True])
-def test_max_and_average_pooling(kernels, ternary):
+def test_max_and_average_pooling(kernels, ternary, ceil_mode):
     ffi, lib = kernels
     rng = np.random.default_rng(12)
-    h, w, c = 7, 6, 37
-    op = ir.Pool2D(inputs=("x",), output="y", origin="t", kind="max", kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+    h, w, c = 8, 6, 37
+    op = ir.Pool2D(inputs=("x",), output="y", origin="t", kind="max", kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 0),
+                   ceil_mode=ceil_mode)
     oh, ow, _ = op.out_shape((h, w, c))
-    geometry = np.array([h, w, c, 3, 3, 2, 2, 1, 1, oh, ow], np.int32)
+    assert (oh, ow) == ((5, 3) if ceil_mode else (4, 3))  # ceil_mode adds a row whose window hangs over
+    geometry = pool_geometry(op, (h, w, c))
     x = rng.choice([-1, 1], (1, h, w, c))
     if ternary:
         x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
@@ -165,6 +175,9 @@ def test_max_and_average_pooling(kernels, ternary):
         avg = ir.Pool2D(**{**op.__dict__, "kind": "avg", "count_include_pad": bool(include)})
         lib.shim_avgpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), include, ptr(ffi, yf, "float"))
         np.testing.assert_allclose(yf, avg.reference(xf)[0], rtol=1e-6, atol=1e-6)
+    total = ir.Pool2D(**{**op.__dict__, "kind": "sum"})
+    lib.shim_sumpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), 0, ptr(ffi, yf, "float"))
+    np.testing.assert_allclose(yf, total.reference(xf)[0], rtol=1e-6, atol=1e-6)
 
 
 def test_transpose_any_permutation_of_four_axes(kernels):

@@ -253,6 +253,15 @@ def lower_relu(planner, op: ir.Relu) -> Step:
     return planner.step(op, "relu", [call], in_place=True)
 
 
+def lower_prelu(planner, op: ir.PRelu) -> Step:
+    y = planner.tensor(op.output)
+    s, slen = planner.per_element(op.slope, y)
+    slope = planner.array(f"{planner.stem}_slope", s.astype(np.float32), "float", f"{op.origin}: PRelu slope")
+    call = Call("bnn_prelu", [("x", buf(op.inputs[0], "float")), ("n", value(y.size)), ("s", value(slope)),
+                              ("s_len", value(slen)), ("y", buf(op.output, "float"))])
+    return planner.step(op, "prelu", [call], in_place=True)
+
+
 def lower_clip(planner, op: ir.Clip) -> Step:
     n = planner.tensor(op.output).size
     call = Call("bnn_clip", [("x", buf(op.inputs[0], "float")), ("n", value(n)),
@@ -278,18 +287,22 @@ def lower_reshape(planner, op: ir.Reshape) -> None:
     return None
 
 
+POOL_DIVISOR = {"sum": "BNN_POOL_SUM", "avg": "BNN_POOL_AVG"}
+
+
 def lower_pool2d(planner, op: ir.Pool2D) -> Step:
     x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
     h, w, c = x.shape
     geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry",
-                          [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0], y.shape[1]],
-                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow")
+                          [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0], y.shape[1],
+                           op.pads[2], op.pads[3]],
+                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow, pad bottom/right")
     g = ("g", Arg("address", geom))
-    if op.kind == "avg":
-        call = Call("bnn_avgpool_float", [g, ("x", buf(op.inputs[0], "float")),
-                                          ("count_include_pad", value(int(op.count_include_pad))),
+    if op.kind != "max":
+        divisor = "BNN_POOL_AVG_INCLUDE_PAD" if op.kind == "avg" and op.count_include_pad else POOL_DIVISOR[op.kind]
+        call = Call("bnn_sumpool_float", [g, ("x", buf(op.inputs[0], "float")), ("divisor", value(divisor)),
                                           ("y", buf(op.output, "float"))])
-        return planner.step(op, "avgpool", [call])
+        return planner.step(op, f"{op.kind}pool", [call])
     if x.domain.is_packed:
         call = Call("bnn_maxpool_bits", [g, ("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
                                          ("y", buf(op.output, "uint32_t")), ("y_mask", mask(planner, op.output))])
@@ -359,6 +372,7 @@ LOWERINGS: dict[type, Lowering] = {
     ir.ChannelOp: lower_channel_op,
     ir.Relu: lower_relu,
     ir.Clip: lower_clip,
+    ir.PRelu: lower_prelu,
     ir.Softmax: lower_softmax,
     ir.Pool2D: lower_pool2d,
     ir.Transpose: lower_transpose,

@@ -140,7 +140,7 @@ class Translator:
                            node=node_label(self.node)) from None
         if grown != x.shape:
             raise Unsupported(f"constant of shape {c.shape} would grow activation of shape {x.shape}")
-        return c.astype(np.float64 if x.domain == ir.Domain.FLOAT64 else F32)
+        return _broadcast_core(c).astype(np.float64 if x.domain == ir.Domain.FLOAT64 else F32)
 
     def scalar(self, c: np.ndarray, what: str) -> float:
         c = np.asarray(c)
@@ -187,6 +187,19 @@ class Translator:
         if x.domain.is_packed and shape[-1:] != x.shape[-1:]:
             x = self.emit(ir.Cast, [x])  # repacking bits is not a no-op; unpack first
         return self.emit(ir.Reshape, [x], shape=shape)
+
+
+def _broadcast_core(c: np.ndarray) -> np.ndarray:
+    """The smallest array that broadcasts to the same values as c: every axis along
+    which c is constant shrinks to size 1 (the same rank, so broadcasting against
+    the activation is unchanged). A bias that PyTorch's legacy exporter expanded to
+    the whole feature map (Shape -> Expand -> Add) becomes per channel again."""
+    c = np.ascontiguousarray(c)
+    bits = c.view(f"u{c.itemsize}")  # compare bit patterns: -0.0 stays apart from 0.0
+    for axis in range(c.ndim):
+        if c.shape[axis] > 1 and np.array_equal(bits, np.broadcast_to(bits.take([0], axis=axis), bits.shape)):
+            c, bits = c.take([0], axis=axis), bits.take([0], axis=axis)
+    return c
 
 
 def attr(node: onnx.NodeProto, name: str, default=None):

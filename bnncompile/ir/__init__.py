@@ -24,10 +24,12 @@ from .ops import (
     float_key,
     key_to_float,
 )
+from .ops_elementwise import PRelu
 
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
     "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold",
     "conv2d_nhwc", "fma_f32", "float_key", "key_to_float",
+    "PRelu",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ir
 
-MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.Cast, ir.Pad)
+MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.PRelu, ir.Cast, ir.Pad)
 
 
 def _inverse(perm):
@@ -45,6 +45,8 @@ def _moved_below(op: ir.Op, perm, rank: int) -> ir.Op:
         return replace(op, const=_permute_const(op.const, perm, rank))
     if isinstance(op, ir.MulAdd):
         return replace(op, scale=_permute_const(op.scale, perm, rank), bias=_permute_const(op.bias, perm, rank))
+    if isinstance(op, ir.PRelu):
+        return replace(op, slope=_permute_const(op.slope, perm, rank))
     if isinstance(op, ir.Pad):
         begin, end = op.pads[:rank], op.pads[rank:]
         inv = _inverse(perm)

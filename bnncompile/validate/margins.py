@@ -150,6 +150,10 @@ class Shadow:
             return Value(exact, model, self._rounded(bound, exact, model))
         if isinstance(op, (ir.Relu, ir.Clip)):
             return Value(op.reference(v.exact), model, v.bound)
+        if isinstance(op, ir.PRelu):  # slope |s| on the negative side, 1 on the positive side
+            slope = op.slope.astype(np.float64)
+            exact = op.apply(v.exact, slope)
+            return Value(exact, model, self._rounded(v.bound * np.maximum(1.0, np.abs(slope)), exact, model))
         if isinstance(op, (ir.Reshape, ir.Transpose)):
             return Value(op.reference(v.exact), model, op.reference(v.bound),
                          op.reference(v.mag) if v.mag is not None else None)

@@ -38,7 +38,7 @@ static struct bnn_pool_geometry pool_geometry(const int *v)
 {
     struct bnn_pool_geometry g;
     g.h = v[0]; g.w = v[1]; g.c = v[2]; g.kh = v[3]; g.kw = v[4]; g.sh = v[5]; g.sw = v[6];
-    g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10];
+    g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10]; g.pb = v[11]; g.pr = v[12];
     return g;
 }
 
@@ -59,6 +59,12 @@ void shim_avgpool_float(const int *geometry, const float *x, int count_include_p
 {
     struct bnn_pool_geometry g = pool_geometry(geometry);
     bnn_avgpool_float(&g, x, count_include_pad, y);
+}
+
+void shim_sumpool_float(const int *geometry, const float *x, int divisor, float *y)
+{
+    struct bnn_pool_geometry g = pool_geometry(geometry);
+    bnn_sumpool_float(&g, x, (enum bnn_pool_divisor)divisor, y);
 }
 
 void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y)

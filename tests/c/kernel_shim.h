@@ -12,4 +12,5 @@ void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x
                        uint32_t *y_mask);
 void shim_maxpool_float(const int *geometry, const float *x, float *y);
 void shim_avgpool_float(const int *geometry, const float *x, int count_include_pad, float *y);
+void shim_sumpool_float(const int *geometry, const float *x, int divisor, float *y);
 void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y);

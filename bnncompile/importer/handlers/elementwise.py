@@ -66,6 +66,20 @@ def h_relu(t: Translator, node, ins):
     t.finish(node, t.emit(ir.Relu, [t.as_float(ins[0])]))
 
 
+def h_prelu(t: Translator, node, ins):
+    """PRelu(x, slope) with a constant slope broadcasting against x (per channel
+    [C,1,1] or [1,C,1,1] as the torch exporters write it, or one value), and
+    LeakyRelu(x, alpha): both y = x >= 0 ? x : x * slope."""
+    x = t.as_float(ins[0])
+    if node.op_type == "LeakyRelu":
+        slope = np.array(attr(node, "alpha", 0.01), np.float32)
+    elif not isinstance(ins[1], np.ndarray):
+        raise Unsupported("PRelu slope must be a constant")
+    else:
+        slope = ins[1]
+    t.finish(node, t.emit(ir.PRelu, [x], slope=t.per_sample_const(slope, x)))
+
+
 def h_clip(t: Translator, node, ins):
     x = t.as_float(ins[0])
     if t.opset < 11:
