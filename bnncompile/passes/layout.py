@@ -111,6 +111,12 @@ def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
             layout[op.output] = tuple(inv_perm[a] for a in layout[x])
             where[op.output] = where[x]
             continue
+        if isinstance(op, ir.Reshape):
+            free = _unit_axes_layout(graph.tensors[x], tuple(op.shape), layout[x])
+            if free is not None:  # only size-1 axes come or go: the same bytes in a new layout
+                ops.append(replace(op, inputs=(where[x],), shape=tuple(op.shape[p] for p in free)))
+                layout[op.output], where[op.output] = free, op.output
+                continue
         if isinstance(op, MOVABLE):
             current = layout[x]
             ops.append(replace(_moved_below(op, _inverse(current), len(current)), inputs=(where[x],)))
@@ -145,6 +151,26 @@ def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
             # an ONNX tensor whose transpose became free: its bytes live in `holder`
             _record(names, holder, name, _inverse(perm))
     return ops
+
+
+def _unit_axes_layout(x: ir.Tensor, shape: tuple[int, ...], layout: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The layout under which Reshape(x -> shape) moves no data, when the reshape only
+    inserts or removes size-1 axes (Squeeze, Unsqueeze, 1-D data as 2-D): the other
+    axes keep their physical order, the size-1 axes go first; None otherwise. Packed
+    bits stay packed along the same axis, so that axis must stay innermost."""
+    kept_in = [a for a, d in enumerate(x.shape) if d != 1]
+    kept_out = [a for a, d in enumerate(shape) if d != 1]
+    if [x.shape[a] for a in kept_in] != [shape[a] for a in kept_out]:
+        return None
+    to_out = dict(zip(kept_in, kept_out))
+    order = [to_out[a] for a in layout if x.shape[a] != 1]
+    new = tuple(a for a, d in enumerate(shape) if d == 1) + tuple(order)
+    if order == sorted(order):
+        new = tuple(range(len(shape)))  # the data is in logical order anyway
+    if x.domain.is_packed and (x.shape[layout[-1]] == 1 or shape[new[-1]] == 1
+                               or to_out.get(layout[-1]) != new[-1]):
+        return None
+    return new
 
 
 def _index(ops):
