@@ -156,3 +156,100 @@ def test_reduce_over_the_batch_or_apart_axes_is_refused(tmp_path):
         b.node("ReduceMean", [b.last], axes=axes, keepdims=0)
         with pytest.raises(BnnError, match="ReduceMean"):
             import_model(b.save(tmp_path / "m.onnx"))
+
+
+# ---------------------------------------------------------------- 1-D convolutions
+
+
+@pytest.mark.parametrize("stride,pad,dilation,group", [(1, 2, 1, 1), (2, 1, 1, 1), (1, 0, 2, 1), (1, 1, 1, 4)])
+def test_conv1d_on_the_2d_kernels(tmp_path, stride, pad, dilation, group):
+    rng = np.random.default_rng(stride + pad * 3 + dilation * 7 + group)
+    b = GraphBuilder([3, 20])
+    b.node("Conv", [b.last, b.const(signs(rng, (8, 3, 5)))], kernel_shape=[5], pads=[2, 2])  # BWN on the input
+    b.batchnorm(*random_bn(rng, 8))
+    b.where_sign()
+    b.node("Conv", [b.last, b.const(signs(rng, (8, 8 // group, 3)))], kernel_shape=[3], strides=[stride],
+           pads=[pad, pad], dilations=[dilation], group=group)
+    b.batchnorm(*random_bn(rng, 8))
+    b.where_sign()
+    b.node("MaxPool", [b.last], kernel_shape=[2], strides=[2], ceil_mode=1)
+    b.node("Flatten", [b.last], axis=1)
+    out = (20 + 2 * pad - dilation * 2 - 1) // stride + 1
+    pooled = -(-(out - 2) // 2) + 1  # ceil_mode
+    b.matmul(signs(rng, (8 * pooled, 4)))
+    compiled = check(b, tmp_path, rng, (3, 20))
+    assert ("binary", "conv_xnor") in kinds(compiled)
+    # 1-D data between convolutions needs no data movement: the one transpose is the NCL input's
+    moves = [i for i, op in enumerate(compiled.graph.ops) if isinstance(op, ir.Transpose)]
+    first_conv = next(i for i, op in enumerate(compiled.graph.ops) if isinstance(op, ir.Conv2D))
+    assert len(moves) == 1 and moves[0] < first_conv
+
+
+def test_larq_one_padded_conv1d_folds_the_pad_through_the_unsqueeze(tmp_path):
+    """tf2onnx writes Larq's QuantConv1D(pad_values=1) as Pad(1.0) on the (N, L, C)
+    map, then Unsqueeze and Transpose to (N, C, 1, L), then a 2-D Conv without pads."""
+    rng = np.random.default_rng(9)
+    b = GraphBuilder([16, 6])
+    b.larq_sign()
+    b.node("Pad", [b.last, b.const(np.array([0, 2, 0, 0, 2, 0], np.int64)), b.const(np.float32(1.0))])
+    b.node("Unsqueeze", [b.last, b.const(np.array([-3], np.int64))])
+    b.node("Transpose", [b.last], perm=[0, 3, 1, 2])
+    b.node("Conv", [b.last, b.const(signs(rng, (5, 6, 1, 5)))], kernel_shape=[1, 5])
+    compiled = check(b, tmp_path, rng, (16, 6))
+    conv = next(op for op in compiled.graph.ops if isinstance(op, ir.Conv2D))
+    assert conv.packed_input and conv.pad_value == 1.0 and conv.pads == (0, 2, 0, 2)
+    assert not any(isinstance(op, ir.Pad) for op in compiled.graph.ops)
+
+
+def test_larq_one_padded_single_channel_conv(tmp_path):
+    """One channel: tf2onnx reshapes the padded NHWC map to NCHW instead of transposing it."""
+    rng = np.random.default_rng(10)
+    b = GraphBuilder([6, 6, 1])
+    b.larq_sign()
+    b.node("Pad", [b.last, b.const(np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64)), b.const(np.float32(1.0))])
+    b.node("Reshape", [b.last, b.const(np.array([-1, 1, 8, 8], np.int64))])
+    b.node("Conv", [b.last, b.const(signs(rng, (4, 1, 3, 3)))], kernel_shape=[3, 3])
+    compiled = check(b, tmp_path, rng, (6, 6, 1))
+    conv = next(op for op in compiled.graph.ops if isinstance(op, ir.Conv2D))
+    assert conv.packed_input and conv.pad_value == 1.0 and conv.pads == (1, 1, 1, 1)
+
+
+# ---------------------------------------------------------------- ConvTranspose
+
+
+@pytest.mark.parametrize("stride,pads,output_padding,dilation,group", [
+    (2, [1, 1, 1, 1], [1, 1], 1, 1), (2, [0, 0, 1, 1], [0, 0], 1, 1), (3, [0, 0, 0, 0], [2, 0], 1, 1),
+    (1, [1, 1, 1, 1], [0, 0], 2, 1), (2, [2, 0, 0, 1], [1, 0], 1, 2), (2, [3, 3, 3, 3], [0, 0], 1, 1)])
+def test_binary_conv_transpose_is_xnor_exact(tmp_path, stride, pads, output_padding, dilation, group):
+    rng = np.random.default_rng(stride * 5 + sum(pads) + dilation + group)
+    b = GraphBuilder([4, 5, 5])
+    b.where_sign()
+    b.node("ConvTranspose", [b.last, b.const(signs(rng, (4, 6 // group, 3, 3)))], kernel_shape=[3, 3],
+           strides=[stride, stride], pads=pads, output_padding=output_padding, dilations=[dilation, dilation],
+           group=group)
+    b.batchnorm(*random_bn(rng, 6))
+    b.where_sign()
+    b.node("ConvTranspose", [b.last, b.const(rng.normal(size=(6, 2, 2, 2)).astype(F32)),
+                             b.const(rng.normal(size=2).astype(F32))], kernel_shape=[2, 2], strides=[2, 2])
+    compiled = check(b, tmp_path, rng, (4, 5, 5))
+    assert kinds(compiled).count(("binary", "conv_xnor")) == 1
+    assert ("bin-input", "conv_float") in kinds(compiled) or ("real", "conv_float") in kinds(compiled)
+
+
+@pytest.mark.parametrize("attrs", [dict(auto_pad="SAME_UPPER"), dict(auto_pad="SAME_LOWER"),
+                                   dict(output_shape=[9, 10]), dict(auto_pad="VALID")])
+def test_conv_transpose_output_shape_and_auto_pad(tmp_path, attrs):
+    rng = np.random.default_rng(11)
+    b = GraphBuilder([3, 5, 5])
+    b.node("ConvTranspose", [b.last, b.const(signs(rng, (3, 4, 3, 3)))], kernel_shape=[3, 3], strides=[2, 2],
+           **attrs)
+    check(b, tmp_path, rng, (3, 5, 5))
+
+
+def test_conv_transpose_1d(tmp_path):
+    rng = np.random.default_rng(12)
+    b = GraphBuilder([3, 9])
+    b.where_sign()
+    b.node("ConvTranspose", [b.last, b.const(signs(rng, (3, 5, 4)))], kernel_shape=[4], strides=[2], pads=[1, 1])
+    compiled = check(b, tmp_path, rng, (3, 9))
+    assert ("binary", "conv_xnor") in kinds(compiled)

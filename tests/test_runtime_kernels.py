@@ -180,6 +180,33 @@ def test_max_and_average_pooling(kernels, ternary, ceil_mode):
     np.testing.assert_allclose(yf, total.reference(xf)[0], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("strides,pads", [((2, 2), (1, 1, 2, 2)), ((3, 1), (0, 2, 1, 0)), ((2, 3), (-1, 1, -1, 0)),
+                                          ((1, 1), (2, 2, 2, 2))])
+def test_zero_stuffing_of_real_and_packed_maps(kernels, strides, pads):
+    """The input of a transposed convolution: values `strides` apart, zeros between,
+    padded (or cropped, negative pads) with zeros; bits become ternary."""
+    ffi, lib = kernels
+    rng = np.random.default_rng(sum(strides) + sum(pads))
+    h, w, c = 4, 5, 37
+    op = ir.Dilate(inputs=("x",), output="y", origin="t", strides=strides, pads=pads)
+    oh, ow, _ = op.out_shape((h, w, c))
+    g = np.array([h, w, c, *strides, pads[0], pads[1], oh, ow], np.int32)
+    xf = rng.normal(size=(1, h, w, c)).astype(np.float32)
+    yf = np.full((oh, ow, c), np.nan, np.float32)
+    lib.shim_stuff_float(ptr(ffi, xf[0], "float"), ptr(ffi, g, "int"), ptr(ffi, yf, "float"))
+    assert np.array_equal(yf, op.reference(xf)[0])
+    for ternary in (False, True):
+        xb = rng.choice([-1, 1], (1, h, w, c)) * (rng.choice([0, 1], (1, h, w, c)) if ternary else 1)
+        mask = pack_rows(np.where(xb[0] != 0, -1, 1)) if ternary else None
+        y = np.full((oh, ow, 2), 0xDEADBEEF, np.uint32)
+        ymask = np.full((oh, ow, 2), 0xDEADBEEF, np.uint32)
+        lib.shim_stuff_bits(ptr(ffi, pack_rows(xb[0]), "uint32_t"), ptr(ffi, mask, "uint32_t"), ptr(ffi, g, "int"),
+                            ptr(ffi, y, "uint32_t"), ptr(ffi, ymask, "uint32_t"))
+        got = np.where(unpack_np(ymask, c) == 1, np.where(unpack_np(y, c) == 1, -1, 1), 0)
+        assert np.array_equal(got, op.reference(xb.astype(np.float32))[0])
+        assert not np.any(y[..., 1] >> (c % 32)) and not np.any(ymask[..., 1] >> (c % 32))  # tail bits 0
+
+
 def test_transpose_any_permutation_of_four_axes(kernels):
     ffi, lib = kernels
     x = np.arange(2 * 3 * 4 * 5, dtype=np.uint32).reshape(2, 3, 4, 5)

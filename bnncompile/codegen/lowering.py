@@ -338,6 +338,20 @@ def lower_pad(planner, op: ir.Pad) -> Step:
     return planner.step(op, "pad", [call])
 
 
+def lower_dilate(planner, op: ir.Dilate) -> Step:
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    h, w, c = x.shape
+    geom = [("h", value(h)), ("w", value(w)), ("c", value(c)), ("sh", value(op.strides[0])),
+            ("sw", value(op.strides[1])), ("pt", value(op.pads[0])), ("pl", value(op.pads[1])),
+            ("oh", value(y.shape[0])), ("ow", value(y.shape[1]))]
+    if x.domain.is_packed:
+        call = Call("bnn_stuff_bits", [("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
+                                       *geom, ("y", buf(op.output, "uint32_t")), ("y_mask", mask(planner, op.output))])
+    else:
+        call = Call("bnn_stuff_float", [("x", buf(op.inputs[0], "float")), *geom, ("y", buf(op.output, "float"))])
+    return planner.step(op, "stuff", [call])
+
+
 def lower_add(planner, op: ir.Add) -> Step:
     n = planner.tensor(op.output).size
     call = Call("bnn_add", [("a", buf(op.inputs[0], "float")), ("b", buf(op.inputs[1], "float")), ("n", value(n)),
@@ -378,5 +392,6 @@ LOWERINGS: dict[type, Lowering] = {
     ir.Transpose: lower_transpose,
     ir.Pad: lower_pad,
     ir.Add: lower_add,
+    ir.Dilate: lower_dilate,
     ir.Concat: lower_concat,
 }

@@ -185,8 +185,24 @@ class Translator:
         if shape == x.shape:
             return x
         if x.domain.is_packed and shape[-1:] != x.shape[-1:]:
+            perm = _unit_axes_perm(x.shape, shape)
+            if perm is not None:  # e.g. one channel NHWC -> NCHW: a transpose the layout pass makes free
+                return self.emit(ir.Transpose, [x], perm=perm)
             x = self.emit(ir.Cast, [x])  # repacking bits is not a no-op; unpack first
         return self.emit(ir.Reshape, [x], shape=shape)
+
+
+def _unit_axes_perm(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A permutation p with target = shape[p] that keeps the other axes in order
+    (it moves only size-1 axes, so no value moves), or None."""
+    if len(shape) != len(target) or sorted(shape) != sorted(target):
+        return None
+    kept = [a for a, d in enumerate(shape) if d != 1]
+    units = [a for a, d in enumerate(shape) if d == 1]
+    if [shape[a] for a in kept] != [d for d in target if d != 1]:
+        return None
+    perm = [kept.pop(0) if d != 1 else units.pop(0) for d in target]
+    return tuple(perm)
 
 
 def _broadcast_core(c: np.ndarray) -> np.ndarray:

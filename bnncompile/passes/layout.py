@@ -157,7 +157,8 @@ def _unit_axes_layout(x: ir.Tensor, shape: tuple[int, ...], layout: tuple[int, .
     """The layout under which Reshape(x -> shape) moves no data, when the reshape only
     inserts or removes size-1 axes (Squeeze, Unsqueeze, 1-D data as 2-D): the other
     axes keep their physical order, the size-1 axes go first; None otherwise. Packed
-    bits stay packed along the same axis, so that axis must stay innermost."""
+    bits qualify only when they are in logical order and stay packed along the same
+    innermost axis."""
     kept_in = [a for a, d in enumerate(x.shape) if d != 1]
     kept_out = [a for a, d in enumerate(shape) if d != 1]
     if [x.shape[a] for a in kept_in] != [shape[a] for a in kept_out]:
@@ -167,8 +168,9 @@ def _unit_axes_layout(x: ir.Tensor, shape: tuple[int, ...], layout: tuple[int, .
     new = tuple(a for a, d in enumerate(shape) if d == 1) + tuple(order)
     if order == sorted(order):
         new = tuple(range(len(shape)))  # the data is in logical order anyway
-    if x.domain.is_packed and (x.shape[layout[-1]] == 1 or shape[new[-1]] == 1
-                               or to_out.get(layout[-1]) != new[-1]):
+    if x.domain.is_packed and (new != tuple(range(len(shape))) or x.shape[layout[-1]] == 1 or shape[-1] == 1):
+        # bits in another order would need a real transpose later: leave it to the
+        # usual rule, which moves such transposes above their binarizer onto floats
         return None
     return new
 
@@ -247,27 +249,60 @@ def _types(graph: ir.Graph, ops: list[ir.Op]) -> dict[str, ir.Tensor]:
 
 def fuse_pad_into_conv(graph: ir.Graph) -> ir.Graph:
     """Before: a `Pad` of the two spatial axes of an (H, W, C) tensor feeding
-    only a `Conv2D`. After: the convolution pads by itself (`pads`,
-    `pad_value`), which for a bipolar input is exact for both zero padding
-    (padded taps skipped) and Larq's one padding (`pad_values=1`)."""
+    only a `Conv2D`, possibly through a Reshape that only adds size-1 axes
+    (tf2onnx pads Larq's 1-D maps (L, C) before making them (1, L, C)).
+    After: the convolution pads by itself (`pads`, `pad_value`), which for a
+    bipolar input is exact for both zero padding (padded taps skipped) and
+    Larq's one padding (`pad_values=1`)."""
     ops = list(graph.ops)
     users: dict[str, list[ir.Op]] = {}
     for op in ops:
         for name in op.inputs:
             users.setdefault(name, []).append(op)
     producers = {op.output: op for op in ops}
+
+    def single_use(name):
+        return len(users[name]) == 1 and name not in graph.outputs
+
     out = []
     for op in ops:
-        pad = producers.get(op.inputs[0]) if isinstance(op, ir.Conv2D) else None
-        if (isinstance(pad, ir.Pad) and len(pad.pads) == 6 and pad.pads[2] == 0 and pad.pads[5] == 0
-                and len(users[pad.output]) == 1 and pad.output not in graph.outputs
+        source = producers.get(op.inputs[0]) if isinstance(op, ir.Conv2D) else None
+        reshape = source if isinstance(source, ir.Reshape) and single_use(source.output) else None
+        pad = producers.get(reshape.inputs[0]) if reshape else source
+        if not isinstance(pad, ir.Pad) or not single_use(pad.output):
+            out.append(op)
+            continue
+        pads = _pads_through_reshape(pad, graph.tensors[pad.output].shape, reshape) if reshape else pad.pads
+        if (pads is not None and len(pads) == 6 and pads[2] == 0 and pads[5] == 0
                 and (not any(op.pads) or op.pad_value == pad.value)):
+            src = pad.inputs[0]
+            if reshape:  # the same Reshape, of the unpadded tensor
+                unpadded = tuple(d - pads[i] - pads[i + 3] for i, d in enumerate(reshape.shape))
+                out.append(replace(reshape, inputs=pad.inputs, output=f"{reshape.output}::unpadded", shape=unpadded))
+                src = out[-1].output
             t, l, b, r = op.pads
-            op = replace(op, inputs=pad.inputs, pad_value=pad.value,
-                         pads=(t + pad.pads[0], l + pad.pads[1], b + pad.pads[3], r + pad.pads[4]),
+            op = replace(op, inputs=(src,), pad_value=pad.value,
+                         pads=(t + pads[0], l + pads[1], b + pads[3], r + pads[4]),
                          packed_input=graph.tensors[pad.inputs[0]].domain.is_packed)
         out.append(op)
     return ir.rebuild(graph, out)
+
+
+def _pads_through_reshape(pad: ir.Pad, padded: tuple[int, ...], reshape: ir.Reshape) -> tuple[int, ...] | None:
+    """The Pad's widths on the axes of the Reshape's output, when the Reshape only
+    adds or removes size-1 axes that are not padded; None otherwise."""
+    rank = len(padded)
+    kept_in = [a for a, d in enumerate(padded) if d != 1]
+    kept_out = [a for a, d in enumerate(reshape.shape) if d != 1]
+    if [padded[a] for a in kept_in] != [reshape.shape[a] for a in kept_out]:
+        return None
+    if any((pad.pads[a] or pad.pads[a + rank]) and a not in kept_in for a in range(rank)):
+        return None
+    to_in = dict(zip(kept_out, kept_in))
+    n = len(reshape.shape)
+    begin = [pad.pads[to_in[a]] if a in to_in else 0 for a in range(n)]
+    end = [pad.pads[to_in[a] + rank] if a in to_in else 0 for a in range(n)]
+    return tuple(begin + end)
 
 
 def fold_flatten_into_dense(graph: ir.Graph) -> ir.Graph:

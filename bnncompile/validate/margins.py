@@ -154,7 +154,7 @@ class Shadow:
             slope = op.slope.astype(np.float64)
             exact = op.apply(v.exact, slope)
             return Value(exact, model, self._rounded(v.bound * np.maximum(1.0, np.abs(slope)), exact, model))
-        if isinstance(op, (ir.Reshape, ir.Transpose)):
+        if isinstance(op, (ir.Reshape, ir.Transpose, ir.Dilate)):  # data movement (and exact zeros)
             return Value(op.reference(v.exact), model, op.reference(v.bound),
                          op.reference(v.mag) if v.mag is not None else None)
         if isinstance(op, ir.Pad):  # the padding value itself is exact

@@ -67,6 +67,16 @@ void shim_sumpool_float(const int *geometry, const float *x, int divisor, float 
     bnn_sumpool_float(&g, x, (enum bnn_pool_divisor)divisor, y);
 }
 
+void shim_stuff_float(const float *x, const int *g, float *y)
+{
+    bnn_stuff_float(x, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], y);
+}
+
+void shim_stuff_bits(const uint32_t *x, const uint32_t *x_mask, const int *g, uint32_t *y, uint32_t *y_mask)
+{
+    bnn_stuff_bits(x, x_mask, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], y, y_mask);
+}
+
 void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y)
 {
     bnn_transpose(x, rank, dims, perm, y);

@@ -14,7 +14,7 @@ from .dense import h_gemm, h_matmul
 from .elementwise import arith, h_add_or_arith, h_batchnorm, h_clip, h_neg, h_prelu, h_relu, h_softmax
 from .quantizers import h_bipolar_quant, h_cast, h_compare, h_not, h_sign, h_where
 from .shape import h_concat, h_dropout, h_flatten, h_identity, h_reshape, h_squeeze, h_transpose, h_unsqueeze
-from .spatial import h_conv, h_pad, h_pool, h_reduce
+from .spatial import h_conv, h_conv_transpose, h_pad, h_pool, h_reduce
 
 HANDLERS = {
     "MatMul": h_matmul,
@@ -48,6 +48,7 @@ HANDLERS = {
     "Transpose": h_transpose,
     "Dropout": h_dropout,
     "Conv": h_conv,
+    "ConvTranspose": h_conv_transpose,
     "MaxPool": h_pool,
     "AveragePool": h_pool,
     "GlobalAveragePool": h_pool,

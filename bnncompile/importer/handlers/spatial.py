@@ -110,6 +110,81 @@ def h_conv(t: Translator, node, ins):
     t.finish(node, _spatial_output(t, y, rank))
 
 
+def h_conv_transpose(t: Translator, node, ins):
+    """ConvTranspose (1-D or 2-D) as a convolution: the input's values placed
+    `strides` apart with zeros between them, padded by dilation*(k-1) less the
+    op's pads (plus output_padding at the end), convolved at stride 1 with the
+    kernel flipped and its in/out axes swapped. The stuffed zeros make a binary
+    input ternary; the XNOR kernel skips zero taps like zero padding, so a
+    binary input and kernel stay exact XNOR/popcount."""
+    x, w = ins[0], ins[1]
+    bias = ins[2] if len(ins) > 2 else None
+    if not isinstance(w, np.ndarray) or (bias is not None and not isinstance(bias, np.ndarray)):
+        raise Unsupported("the kernel and bias of a transposed convolution must be constants")
+    if not isinstance(x, ir.Tensor) or w.ndim != len(x.shape) + 1 or w.ndim not in (3, 4):
+        raise Unsupported("only 1-D and 2-D transposed convolutions are supported")
+    rank, groups = w.ndim - 2, int(attr(node, "group", 1))
+    channels = x.shape[0]
+    if w.shape[0] != channels or channels % groups:
+        raise BnnError(f"ConvTranspose kernel {w.shape} does not fit {channels} input channels in {groups} group(s)",
+                       node=node_label(node))
+    kernel, spatial = w.shape[2:], x.shape[1:]
+    strides = tuple(int(v) for v in attr(node, "strides", [1] * rank))
+    dilations = tuple(int(v) for v in attr(node, "dilations", [1] * rank))
+    extra = tuple(int(v) for v in attr(node, "output_padding", [0] * rank))
+    for what, v, low in (("strides", strides, 1), ("dilations", dilations, 1), ("output_padding", extra, 0)):
+        if len(v) != rank or any(d < low for d in v):
+            raise BnnError(f"{what} {list(v)} must be {rank} integers >= {low}", node=node_label(node))
+    if any(e >= max(s, d) for e, s, d in zip(extra, strides, dilations)):
+        raise BnnError(f"output_padding {list(extra)} must be below the stride or dilation", node=node_label(node))
+    full = [(n - 1) * s + e + (k - 1) * d + 1 for n, s, e, k, d in zip(spatial, strides, extra, kernel, dilations)]
+    begin, end = _transposed_pads(node, spatial, full, strides)
+    if any(b + e >= f for b, e, f in zip(begin, end, full)):
+        raise BnnError(f"pads {list(begin) + list(end)} leave no output", node=node_label(node))
+    x = t.as_float(x) if x.domain == ir.Domain.INT else x
+    xt = _spatial_input(t, x, "ConvTranspose")
+    reach = [(k - 1) * d for k, d in zip(kernel, dilations)]
+    stuffed_pads = _as_2d([r - b for r, b in zip(reach, begin)], rank, 0) + \
+        _as_2d([r - e + o for r, e, o in zip(reach, end, extra)], rank, 0)
+    stuffed = t.emit(ir.Dilate, [xt], strides=_as_2d(strides, rank, 1), pads=stuffed_pads)
+    # kernel [I, O/g, *k] -> OHWI [O, *k, I/g]: flipped taps, in/out swapped within each group
+    cin_g, cout_g = channels // groups, w.shape[1]
+    per_group = w.reshape((groups, cin_g, cout_g) + kernel)
+    flipped = np.flip(per_group, axis=tuple(range(3, 3 + rank)))
+    conv = np.swapaxes(flipped, 1, 2).reshape((groups * cout_g, cin_g) + kernel)
+    conv = conv.reshape(conv.shape[:2] + (1,) * (2 - rank) + kernel)
+    y = t.emit(ir.Conv2D, [stuffed], weight=np.ascontiguousarray(conv.transpose(0, 2, 3, 1), dtype=F32),
+               dilations=_as_2d(dilations, rank, 1), groups=groups, packed_input=stuffed.domain.is_packed)
+    if bias is not None:
+        y = t.emit(ir.ChannelOp, [y], kind="add", const=np.asarray(bias, F32).reshape(-1))
+    t.finish(node, _spatial_output(t, y, rank))
+
+
+def _transposed_pads(node, spatial, full, strides) -> tuple[list[int], list[int]]:
+    """(begin, end) pads of a ConvTranspose: given, or from output_shape or auto_pad
+    SAME_* (output = input * stride), split as ONNX says."""
+    rank = len(spatial)
+    auto_pad = attr(node, "auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode(errors="replace") if isinstance(auto_pad, bytes) else auto_pad
+    output_shape = attr(node, "output_shape")
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [n * s for n, s in zip(spatial, strides)]
+    if output_shape is not None:
+        output_shape = [int(v) for v in output_shape][-rank:]
+        total = [f - o for f, o in zip(full, output_shape)]
+        if any(v < 0 for v in total):
+            raise Unsupported(f"output_shape {output_shape} larger than the transposed convolution makes")
+        if auto_pad == "SAME_UPPER":
+            return [v // 2 for v in total], [v - v // 2 for v in total]
+        return [v - v // 2 for v in total], [v // 2 for v in total]
+    if auto_pad not in ("NOTSET", "", "VALID"):
+        raise BnnError(f"unknown auto_pad '{printable(auto_pad)}'", node=node_label(node))
+    p = [int(v) for v in attr(node, "pads", [0] * (2 * rank))] if auto_pad != "VALID" else [0] * (2 * rank)
+    if len(p) != 2 * rank or any(v < 0 for v in p):
+        raise BnnError(f"pads {p} must be {2 * rank} integers >= 0", node=node_label(node))
+    return p[:rank], p[rank:]
+
+
 def h_pool(t: Translator, node, ins):
     x = ins[0]
     kind = "max" if "Max" in node.op_type else "avg"
