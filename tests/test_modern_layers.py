@@ -253,3 +253,46 @@ def test_conv_transpose_1d(tmp_path):
     b.node("ConvTranspose", [b.last, b.const(signs(rng, (3, 5, 4)))], kernel_shape=[4], strides=[2], pads=[1, 1])
     compiled = check(b, tmp_path, rng, (3, 9))
     assert ("binary", "conv_xnor") in kinds(compiled)
+
+
+# ---------------------------------------------------------------- 3-D convolution and pooling
+
+
+def binary_conv3d(b, rng, cin, cout, k=(3, 3, 3), stride=(1, 1, 1), pads=(1,) * 6, group=1, dilation=(1, 1, 1)):
+    return b.node("Conv", [b.last, b.const(signs(rng, (cout, cin // group) + tuple(k)))], kernel_shape=list(k),
+                  strides=list(stride), pads=list(pads), group=group, dilations=list(dilation))
+
+
+@pytest.mark.parametrize("stride,pads,group,dilation", [((1, 1, 1), (1,) * 6, 1, (1, 1, 1)),
+                                                        ((2, 1, 2), (1, 0, 1, 0, 1, 1), 1, (1, 1, 1)),
+                                                        ((1, 1, 1), (0,) * 6, 2, (1, 2, 1)),
+                                                        ((1, 2, 1), (2, 1, 1, 2, 1, 1), 1, (2, 1, 1))])
+def test_3d_convolutions_binary_bwn_and_real(tmp_path, stride, pads, group, dilation):
+    rng = np.random.default_rng(sum(stride) + sum(pads) + group)
+    b = GraphBuilder([2, 5, 8, 8])
+    binary_conv3d(b, rng, 2, 4)  # BWN: binary kernel on the real input
+    b.batchnorm(*random_bn(rng, 4))
+    b.where_sign()
+    binary_conv3d(b, rng, 4, 6, stride=stride, pads=pads, group=group, dilation=dilation)  # XNOR
+    b.batchnorm(*random_bn(rng, 6))
+    b.node("MaxPool", [b.last], kernel_shape=[2, 2, 2], strides=[2, 2, 2], ceil_mode=1)
+    b.node("Conv", [b.last, b.const(rng.normal(size=(3, 6, 1, 2, 2)).astype(F32))], kernel_shape=[1, 2, 2])
+    b.node("GlobalAveragePool", [b.last])
+    compiled = check(b, tmp_path, rng, (2, 5, 8, 8))
+    assert kinds(compiled).count(("binary", "conv3d_xnor")) == 1
+    assert ("bin-weights", "conv3d_float") in kinds(compiled) and ("real", "conv3d_float") in kinds(compiled)
+
+
+def test_larq_one_padded_3d_convolution(tmp_path):
+    """tf2onnx: Pad(1.0) on the NDHWC volume, Transpose to NCDHW, Conv without pads."""
+    rng = np.random.default_rng(13)
+    b = GraphBuilder([3, 5, 5, 4])
+    b.larq_sign()
+    b.node("Pad", [b.last, b.const(np.array([0, 1, 1, 1, 0, 0, 1, 1, 1, 0], np.int64)), b.const(np.float32(1.0))])
+    b.node("Transpose", [b.last], perm=[0, 4, 1, 2, 3])
+    binary_conv3d(b, rng, 4, 5, pads=(0,) * 6)
+    b.node("AveragePool", [b.last], kernel_shape=[2, 2, 2], strides=[1, 2, 2], pads=[1, 0, 0, 0, 1, 1],
+           count_include_pad=1)
+    compiled = check(b, tmp_path, rng, (3, 5, 5, 4))
+    conv = next(op for op in compiled.graph.ops if isinstance(op, ir.Conv3D))
+    assert conv.packed_input and conv.pad_value == 1.0 and conv.pads == (1,) * 6

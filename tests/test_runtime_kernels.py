@@ -138,11 +138,12 @@ def test_softmax_and_log_softmax_close_to_numpy(kernels, log):
 from bnncompile import ir  # noqa: E402
 
 
-def pool_geometry(op: ir.Pool2D, shape) -> np.ndarray:
+def pool_geometry(op, shape) -> np.ndarray:
     """struct bnn_pool_geometry as the codegen writes it."""
-    oh, ow, _ = op.out_shape(shape)
-    t, l, b, r = op.pads
-    return np.array([*shape, *op.kernel, *op.strides, t, l, oh, ow, b, r], np.int32)
+    from bnncompile.codegen.lowering import pool_geometry as geometry
+
+    x = ir.Tensor("x", shape, ir.Domain.FLOAT)
+    return np.array(geometry(x, op.output_tensor([x]), op), np.int32)
 
 
 @pytest.mark.parametrize("ceil_mode", [False, True])
@@ -205,6 +206,34 @@ def test_zero_stuffing_of_real_and_packed_maps(kernels, strides, pads):
         got = np.where(unpack_np(ymask, c) == 1, np.where(unpack_np(y, c) == 1, -1, 1), 0)
         assert np.array_equal(got, op.reference(xb.astype(np.float32))[0])
         assert not np.any(y[..., 1] >> (c % 32)) and not np.any(ymask[..., 1] >> (c % 32))  # tail bits 0
+
+
+@pytest.mark.parametrize("kernel,strides,pads,ceil_mode", [((2, 2, 2), (2, 2, 2), (0,) * 6, False),
+                                                          ((3, 2, 3), (2, 1, 2), (1, 0, 1, 1, 1, 0), True),
+                                                          ((1, 3, 3), (1, 2, 2), (0, 1, 1, 0, 1, 1), False)])
+def test_3d_pooling(kernels, kernel, strides, pads, ceil_mode):
+    ffi, lib = kernels
+    rng = np.random.default_rng(sum(kernel))
+    shape = (5, 6, 7, 33)
+    op = ir.Pool3D(inputs=("x",), output="y", origin="t", kind="max", kernel=kernel, strides=strides, pads=pads,
+                   ceil_mode=ceil_mode)
+    out = op.out_shape(shape)
+    geometry = pool_geometry(op, shape)
+    x = rng.choice([-1, 1], (1,) + shape) * rng.choice([0, 1], (1,) + shape, p=[0.2, 0.8])
+    y, ymask = np.zeros(out[:3] + (2,), np.uint32), np.zeros(out[:3] + (2,), np.uint32)
+    lib.shim_maxpool_bits(ptr(ffi, geometry, "int"), ptr(ffi, pack_rows(x[0]), "uint32_t"),
+                          ptr(ffi, pack_rows(np.where(x[0] != 0, -1, 1)), "uint32_t"), ptr(ffi, y, "uint32_t"),
+                          ptr(ffi, ymask, "uint32_t"))
+    got = np.where(unpack_np(ymask, 33) == 1, np.where(unpack_np(y, 33) == 1, -1, 1), 0)
+    assert np.array_equal(got, op.reference(x.astype(np.float32))[0])
+    xf = rng.normal(size=(1,) + shape).astype(np.float32)
+    yf = np.zeros(out, np.float32)
+    lib.shim_maxpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), ptr(ffi, yf, "float"))
+    assert np.array_equal(yf, op.reference(xf)[0])
+    for divisor, kind, include in ((0, "sum", False), (1, "avg", False), (2, "avg", True)):
+        pool = ir.Pool3D(**{**op.__dict__, "kind": kind, "count_include_pad": include})
+        lib.shim_sumpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), divisor, ptr(ffi, yf, "float"))
+        np.testing.assert_allclose(yf, pool.reference(xf)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_transpose_any_permutation_of_four_axes(kernels):

@@ -164,6 +164,45 @@ def lower_conv2d(planner, op: ir.Conv2D) -> Step:
                   BIN_WEIGHTS if binary else REAL, macs)
 
 
+def lower_conv3d(planner, op: ir.Conv3D) -> Step:
+    """A 3-D convolution: its kernel packed as a 2-D one with kd*kh*kw taps."""
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    stem = planner.stem
+    o, kd, kh, kw, cg = op.kernel.shape
+    taps = op.kernel.reshape(o, kd * kh, kw, cg)
+    geom = [*x.shape, o, kd, kh, kw, *op.strides, *op.dilations, *op.pads[:3], *y.shape[:3], op.groups]
+    macs = y.size * op.fan_in
+    if op.signs is not None and op.packed_input:
+        if op.pad_value not in (0.0, 1.0) and any(op.pads):
+            raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
+        one_padding = op.pad_value == 1.0 and any(op.pads)
+        kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(taps), "uint32_t",
+                               f"{op.origin}: binary 3-D kernel, {o} x {taps[0].size} bits, blocked by 16 outputs")
+        popcounts = planner.array(f"{stem}_tap_popcounts", packing.tap_popcounts(taps), "int16_t",
+                                  f"{op.origin}: -1 weights per tap (one padding)") if one_padding else None
+        layer = planner.struct(stem, "struct bnn_bconv3d",
+                               [geom, int(one_padding), kernel, popcounts, output_struct("BNN_OUT_INT32")],
+                               f"{op.origin}: geometry, padding, kernel, output transform")
+        call = Call("bnn_bconv3d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
+                                    ("x_mask", mask(planner, op.inputs[0])), ("y", buf(op.output, "int32_t")),
+                                    ("y_mask", NULL)])
+        return planner.step(op, "conv3d_xnor", [call], layer=BINARY, binary_macs=macs)
+    binary = op.signs is not None
+    if binary:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(taps), "uint32_t",
+                               f"{op.origin}: binary 3-D kernel, {o} x {taps[0].size} bits, blocked by 16 outputs")
+    else:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_real_kernel(taps), "float",
+                               f"{op.origin}: real 3-D kernel, {o} x {taps[0].size}, blocked by 16 outputs")
+    layer = planner.struct(stem, "struct bnn_fconv3d",
+                           [geom, c_float(op.pad_value), None if binary else kernel, kernel if binary else None,
+                            output_struct("BNN_OUT_FLOAT")],
+                           f"{op.origin}: geometry, pad value, kernel, output transform")
+    call = Call("bnn_fconv3d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "float")),
+                                ("y", buf(op.output, "float")), ("y_mask", NULL)])
+    return planner.step(op, "conv3d_float", [call], layer=BIN_WEIGHTS if binary else REAL, real_macs=macs)
+
+
 def lower_binary_dense(planner, op: ir.BinaryDense) -> Step:
     x = planner.tensor(op.inputs[0])
     n = op.signs.shape[1]
@@ -290,13 +329,26 @@ def lower_reshape(planner, op: ir.Reshape) -> None:
 POOL_DIVISOR = {"sum": "BNN_POOL_SUM", "avg": "BNN_POOL_AVG"}
 
 
-def lower_pool2d(planner, op: ir.Pool2D) -> Step:
+def pool_geometry(x: ir.Tensor, y: ir.Tensor, op) -> list[int]:
+    """struct bnn_pool_geometry of a Pool2D (depth 1) or Pool3D."""
+    if isinstance(op, ir.Pool3D):
+        (d, h, w, c), (od, oh, ow, _) = x.shape, y.shape
+        (kd, kh, kw), (sd, sh, sw) = op.kernel, op.strides
+        pf, pt, pl, pk, pb, pr = op.pads
+    else:
+        (h, w, c), (oh, ow, _) = x.shape, y.shape
+        (kh, kw), (sh, sw) = op.kernel, op.strides
+        pt, pl, pb, pr = op.pads
+        d = kd = sd = od = 1
+        pf = pk = 0
+    return [h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, pb, pr, d, kd, sd, pf, od, pk]
+
+
+def lower_pool(planner, op: ir.Pool2D | ir.Pool3D) -> Step:
     x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
-    h, w, c = x.shape
-    geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry",
-                          [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0], y.shape[1],
-                           op.pads[2], op.pads[3]],
-                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow, pad bottom/right")
+    geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry", pool_geometry(x, y, op),
+                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow, pad bottom/right, "
+                          f"depth d kd sd, pad front, od, pad back")
     g = ("g", Arg("address", geom))
     if op.kind != "max":
         divisor = "BNN_POOL_AVG_INCLUDE_PAD" if op.kind == "avg" and op.count_include_pad else POOL_DIVISOR[op.kind]
@@ -381,6 +433,7 @@ LOWERINGS: dict[type, Lowering] = {
     ir.BinaryDense: lower_binary_dense,
     ir.Dense: lower_dense,
     ir.Conv2D: lower_conv2d,
+    ir.Conv3D: lower_conv3d,
     ir.Threshold: lower_threshold,
     ir.Cast: lower_cast,
     ir.ChannelOp: lower_channel_op,
@@ -388,7 +441,8 @@ LOWERINGS: dict[type, Lowering] = {
     ir.Clip: lower_clip,
     ir.PRelu: lower_prelu,
     ir.Softmax: lower_softmax,
-    ir.Pool2D: lower_pool2d,
+    ir.Pool2D: lower_pool,
+    ir.Pool3D: lower_pool,
     ir.Transpose: lower_transpose,
     ir.Pad: lower_pad,
     ir.Add: lower_add,

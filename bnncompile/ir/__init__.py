@@ -25,12 +25,12 @@ from .ops import (
     key_to_float,
 )
 from .ops_elementwise import PRelu
-from .ops_spatial import Dilate
+from .ops_spatial import Conv3D, Dilate, Pool3D, conv3d_ndhwc
 
 __all__ = [
     "Domain", "Graph", "Note", "Op", "Tensor", "rebuild",
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
     "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold",
     "conv2d_nhwc", "fma_f32", "float_key", "key_to_float",
-    "PRelu", "Dilate",
+    "PRelu", "Dilate", "Conv3D", "Pool3D", "conv3d_ndhwc",
 ]

@@ -60,7 +60,7 @@ def _kernel_columns(op: ir.Op) -> np.ndarray | None:
     """A real kernel as [fan-in, outputs], one column per output channel, or None."""
     if isinstance(op, ir.Dense):
         return op.weight
-    if isinstance(op, ir.Conv2D) and op.signs is None:
+    if isinstance(op, (ir.Conv2D, ir.Conv3D)) and op.signs is None:
         return op.weight.reshape(op.weight.shape[0], -1).T
     return None
 
@@ -89,11 +89,11 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
             scales = column_scales(op.weight)
             binary = (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)) \
                 if scales is not None else None
-        elif isinstance(op, ir.Conv2D) and op.signs is None:
+        elif isinstance(op, (ir.Conv2D, ir.Conv3D)) and op.signs is None:
             scales = output_channel_scales(op.weight)
-            binary = (ir.Conv2D, dict(weight=None, signs=np.sign(op.weight).astype(np.int8), strides=op.strides,
-                                      dilations=op.dilations, pads=op.pads, pad_value=op.pad_value,
-                                      groups=op.groups, packed_input=packed)) if scales is not None else None
+            binary = (type(op), dict(weight=None, signs=np.sign(op.weight).astype(np.int8), strides=op.strides,
+                                     dilations=op.dilations, pads=op.pads, pad_value=op.pad_value,
+                                     groups=op.groups, packed_input=packed)) if scales is not None else None
             if scales is None and packed:  # BAN convolution: unpack, then a real convolution
                 unpacked = ir.Cast(inputs=op.inputs, output=f"{op.output}::unpacked", origin=op.origin)
                 ops += [unpacked, replace(op, inputs=(unpacked.output,), packed_input=False)]

@@ -248,8 +248,8 @@ def _types(graph: ir.Graph, ops: list[ir.Op]) -> dict[str, ir.Tensor]:
 
 
 def fuse_pad_into_conv(graph: ir.Graph) -> ir.Graph:
-    """Before: a `Pad` of the two spatial axes of an (H, W, C) tensor feeding
-    only a `Conv2D`, possibly through a Reshape that only adds size-1 axes
+    """Before: a `Pad` of the spatial axes of an (H, W, C) or (D, H, W, C) tensor
+    feeding only a `Conv2D` or `Conv3D`, possibly through a Reshape that only adds size-1 axes
     (tf2onnx pads Larq's 1-D maps (L, C) before making them (1, L, C)).
     After: the convolution pads by itself (`pads`, `pad_value`), which for a
     bipolar input is exact for both zero padding (padded taps skipped) and
@@ -266,23 +266,25 @@ def fuse_pad_into_conv(graph: ir.Graph) -> ir.Graph:
 
     out = []
     for op in ops:
-        source = producers.get(op.inputs[0]) if isinstance(op, ir.Conv2D) else None
+        source = producers.get(op.inputs[0]) if isinstance(op, (ir.Conv2D, ir.Conv3D)) else None
         reshape = source if isinstance(source, ir.Reshape) and single_use(source.output) else None
         pad = producers.get(reshape.inputs[0]) if reshape else source
         if not isinstance(pad, ir.Pad) or not single_use(pad.output):
             out.append(op)
             continue
         pads = _pads_through_reshape(pad, graph.tensors[pad.output].shape, reshape) if reshape else pad.pads
-        if (pads is not None and len(pads) == 6 and pads[2] == 0 and pads[5] == 0
+        rank = len(graph.tensors[op.inputs[0]].shape)  # spatial axes, then channels
+        if (pads is not None and len(pads) == 2 * rank and pads[rank - 1] == 0 and pads[-1] == 0
                 and (not any(op.pads) or op.pad_value == pad.value)):
             src = pad.inputs[0]
             if reshape:  # the same Reshape, of the unpadded tensor
-                unpadded = tuple(d - pads[i] - pads[i + 3] for i, d in enumerate(reshape.shape))
+                unpadded = tuple(d - pads[i] - pads[i + rank] for i, d in enumerate(reshape.shape))
                 out.append(replace(reshape, inputs=pad.inputs, output=f"{reshape.output}::unpadded", shape=unpadded))
                 src = out[-1].output
-            t, l, b, r = op.pads
-            op = replace(op, inputs=(src,), pad_value=pad.value,
-                         pads=(t + pads[0], l + pads[1], b + pads[3], r + pads[4]),
+            n = rank - 1
+            begin = tuple(a + b for a, b in zip(op.pads[:n], pads[:n]))
+            end = tuple(a + b for a, b in zip(op.pads[n:], pads[rank:rank + n]))
+            op = replace(op, inputs=(src,), pad_value=pad.value, pads=begin + end,
                          packed_input=graph.tensors[pad.inputs[0]].domain.is_packed)
         out.append(op)
     return ir.rebuild(graph, out)

@@ -174,11 +174,15 @@ class Shadow:
             def conv(t, k, pad):
                 return ir.conv2d_nhwc(t, k, op.strides, op.dilations, op.pads, op.groups, pad)
             return self._sum(v, model, conv, op.kernel, op.fan_in, op.pad_value)
-        if isinstance(op, ir.Pool2D):
+        if isinstance(op, ir.Conv3D):
+            def conv3d(t, k, pad):
+                return ir.conv3d_ndhwc(t, k, op.strides, op.dilations, op.pads, op.groups, pad)
+            return self._sum(v, model, conv3d, op.kernel, op.fan_in, op.pad_value)
+        if isinstance(op, (ir.Pool2D, ir.Pool3D)):
             exact = op.reference(v.exact)
             if op.kind == "max":
                 return Value(exact, model, op.reference(v.bound))
-            window = op.kernel[0] * op.kernel[1]
+            window = int(np.prod(op.kernel))
             exact_sums = not v.bound.any() and _integers(v.model)
             slop = 0 if exact_sums else 2 * window * U32 * op.reference(np.abs(v.exact))
             return Value(exact, model, op.reference(v.bound) + slop)

@@ -39,6 +39,7 @@ static struct bnn_pool_geometry pool_geometry(const int *v)
     struct bnn_pool_geometry g;
     g.h = v[0]; g.w = v[1]; g.c = v[2]; g.kh = v[3]; g.kw = v[4]; g.sh = v[5]; g.sw = v[6];
     g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10]; g.pb = v[11]; g.pr = v[12];
+    g.d = v[13]; g.kd = v[14]; g.sd = v[15]; g.pf = v[16]; g.od = v[17]; g.pk = v[18];
     return g;
 }
 

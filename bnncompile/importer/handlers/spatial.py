@@ -232,12 +232,41 @@ def _global_pool(t: Translator, node, x: ir.Tensor, kind: str, axes: tuple[int, 
     t.finish(node, t.reshape(y, (1,) + (result or (1,))))
 
 
-def h_conv3d(t: Translator, node, x, w, bias):
-    raise Unsupported("3-D convolution")
+TO_NDHWC, TO_NCDHW = (1, 2, 3, 0), (3, 0, 1, 2)
 
 
-def h_pool3d(t: Translator, node, x, kind):
-    raise Unsupported("3-D pooling")
+def _attrs_3d(node, x: ir.Tensor, kernel) -> tuple:
+    strides = tuple(int(v) for v in attr(node, "strides", [1, 1, 1]))
+    dilations = tuple(int(v) for v in attr(node, "dilations", [1, 1, 1]))
+    begin, end = _pads(node, x.shape[1:], kernel, strides, dilations)
+    return strides, dilations, begin + end
+
+
+def h_conv3d(t: Translator, node, x: ir.Tensor, w: np.ndarray, bias):
+    """Conv over (N, C, D, H, W): a Conv3D on the (D, H, W, C) volume."""
+    strides, dilations, pads = _attrs_3d(node, x, w.shape[2:])
+    xt = t.emit(ir.Transpose, [x], perm=TO_NDHWC)
+    y = t.emit(ir.Conv3D, [xt], weight=np.ascontiguousarray(w.transpose(0, 2, 3, 4, 1), dtype=F32),
+               strides=strides, dilations=dilations, pads=pads, groups=int(attr(node, "group", 1)),
+               packed_input=xt.domain.is_packed)
+    if bias is not None:
+        y = t.emit(ir.ChannelOp, [y], kind="add", const=np.asarray(bias, F32).reshape(-1))
+    t.finish(node, t.emit(ir.Transpose, [y], perm=TO_NCDHW))
+
+
+def h_pool3d(t: Translator, node, x: ir.Tensor, kind: str):
+    """MaxPool / AveragePool over (N, C, D, H, W): a Pool3D on the (D, H, W, C) volume."""
+    if attr(node, "kernel_shape") is None:
+        raise BnnError(f"{node.op_type} has no kernel_shape", node=node_label(node))
+    kernel = tuple(int(v) for v in attr(node, "kernel_shape"))
+    if any(d != 1 for d in attr(node, "dilations", [1, 1, 1])):
+        raise Unsupported("dilated pooling")
+    strides, _, pads = _attrs_3d(node, x, kernel)
+    xt = t.emit(ir.Transpose, [x], perm=TO_NDHWC)
+    y = t.emit(ir.Pool3D, [xt], kind=kind, kernel=kernel, strides=strides, pads=pads,
+               count_include_pad=bool(attr(node, "count_include_pad", 0)),
+               ceil_mode=bool(attr(node, "ceil_mode", 0)))
+    t.finish(node, t.emit(ir.Transpose, [y], perm=TO_NCDHW))
 
 
 def h_reduce(t: Translator, node, ins):
