@@ -411,6 +411,25 @@ def lower_add(planner, op: ir.Add) -> Step:
     return planner.step(op, "add", [call])
 
 
+def lower_arith(planner, op: ir.Arith) -> Step:
+    y = planner.tensor(op.output)
+    if len(y.shape) > 5:
+        raise NotImplementedError(f"arithmetic between activations of rank {len(y.shape)} ({op.origin})")
+    steps = []
+    for name in op.inputs:  # element strides, 0 along broadcast axes
+        shape = planner.tensor(name).shape
+        strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+        steps.append(np.where(np.array(shape) == 1, 0, strides))
+    dims = planner.array(f"{planner.stem}_dims", np.array(y.shape), "int", f"{op.origin}: output dims")
+    a_step = planner.array(f"{planner.stem}_a_step", steps[0], "int", f"{op.origin}: strides of the first input")
+    b_step = planner.array(f"{planner.stem}_b_step", steps[1], "int", f"{op.origin}: strides of the second input")
+    call = Call("bnn_arith", [("a", buf(op.inputs[0], "float")), ("b", buf(op.inputs[1], "float")),
+                              ("kind", value(KIND_ENUM[op.kind])), ("rank", value(len(y.shape))),
+                              ("dims", value(dims)), ("a_step", value(a_step)), ("b_step", value(b_step)),
+                              ("y", buf(op.output, "float"))])
+    return planner.step(op, "arith", [call], in_place=True)
+
+
 def lower_concat(planner, op: ir.Concat) -> Step:
     y = planner.tensor(op.output)
     axis = op.axis % len(y.shape)
@@ -446,6 +465,7 @@ LOWERINGS: dict[type, Lowering] = {
     ir.Transpose: lower_transpose,
     ir.Pad: lower_pad,
     ir.Add: lower_add,
+    ir.Arith: lower_arith,
     ir.Dilate: lower_dilate,
     ir.Concat: lower_concat,
 }

@@ -24,7 +24,7 @@ from .ops import (
     float_key,
     key_to_float,
 )
-from .ops_elementwise import PRelu
+from .ops_elementwise import Arith, PRelu
 from .ops_spatial import Conv3D, Dilate, Pool3D, conv3d_ndhwc
 
 __all__ = [
@@ -32,5 +32,5 @@ __all__ = [
     "Binarize", "BinaryDense", "Cast", "ChannelOp", "Clip", "Dense", "Relu",
     "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold",
     "conv2d_nhwc", "fma_f32", "float_key", "key_to_float",
-    "PRelu", "Dilate", "Conv3D", "Pool3D", "conv3d_ndhwc",
+    "PRelu", "Arith", "Dilate", "Conv3D", "Pool3D", "conv3d_ndhwc",
 ]

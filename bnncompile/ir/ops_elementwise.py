@@ -43,3 +43,37 @@ class PRelu(Op):
     def reference(self, x):
         dtype = self.slope.dtype.type
         return self.apply(np.asarray(x, dtype=dtype), self.slope).astype(dtype)
+
+
+ARITH = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+@dataclass(frozen=True, eq=False)
+class Arith(Op):
+    """a (op) b between two activations, ONNX Add/Sub/Mul/Div with numpy
+    broadcasting (the importer gives both the output's rank): one IEEE rounding,
+    in float32 (or float64 between a Cast to double and the next binarizer).
+    Equal-shape sums of two float32 maps (residual shortcuts) are `Add` (ops.py);
+    this op covers the rest: differences, products and quotients of activations
+    (the straight-through-estimator arithmetic PyTorch exports), and sums that
+    broadcast."""
+
+    kind: str = "add"
+
+    def output_tensor(self, inputs):
+        a, b = inputs
+        if a.domain != b.domain or not a.domain.is_real:
+            raise TypeError(f"{self.kind} of two activations takes two FLOAT (or two FLOAT64) inputs, "
+                            f"not {a.domain.value} and {b.domain.value}")
+        if len(a.shape) != len(b.shape):
+            raise TypeError(f"{self.kind} of activations of ranks {len(a.shape)} and {len(b.shape)}")
+        return Tensor(self.output, tuple(np.broadcast_shapes(a.shape, b.shape)), a.domain)
+
+    def apply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return ARITH[self.kind](a, b)
+
+    def reference(self, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        dtype = np.float64 if a.dtype == np.float64 else np.float32
+        return self.apply(a.astype(dtype), b.astype(dtype)).astype(dtype)

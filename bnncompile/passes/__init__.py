@@ -13,12 +13,14 @@ from .binary_weights import fold_binary_weights
 from .epilogue import split_epilogues
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .pooling import pool_accumulators
+from .ste import binarize_ste
 from .thresholds import fold_thresholds
 
 PIPELINE = (
     assign_layouts,
     fuse_pad_into_conv,
     fold_flatten_into_dense,
+    binarize_ste,
     fold_binary_weights,
     pool_accumulators,
     fold_thresholds,

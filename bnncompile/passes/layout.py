@@ -121,7 +121,7 @@ def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
             current = layout[x]
             ops.append(replace(_moved_below(op, _inverse(current), len(current)), inputs=(where[x],)))
             layout[op.output] = current
-        elif isinstance(op, (ir.Add, ir.Concat)):
+        elif isinstance(op, (ir.Add, ir.Arith, ir.Concat)):
             target = layout[x]
             new = replace(op, inputs=tuple(fetch(i, target) for i in op.inputs))
             if isinstance(op, ir.Concat):

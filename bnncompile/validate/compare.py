@@ -176,9 +176,11 @@ class _Judge:
         self.floats = [s for s in steps if g.tensors[s["out"]].domain == ir.Domain.FLOAT and s["out"] in self.onnx_of]
         self.compared_steps = {s["index"] for s in self.checked + self.floats}
         producers = {op.output: op for op in self.imported.ops}
-        # the imported binarizer behind each compared ONNX tensor (its decision is what may differ)
+        # the imported op behind each compared ONNX tensor: a binarizer (its decision is what may
+        # differ), or elementwise arithmetic the compiler proved to be one (straight-through
+        # arithmetic), judged by its own value, bound and the inner decisions it carries
         self.decider = {s["out"]: self.onnx_of[s["out"]] for s in self.checked
-                        if isinstance(producers.get(self.onnx_of[s["out"]]), ir.Binarize)}
+                        if producers.get(self.onnx_of[s["out"]]) is not None}
         wanted = [self.onnx_of[s["out"]] for s in self.checked + self.floats]
         self.reference = Reference(compiled.info.path, extra_outputs=sorted(set(wanted)))
         # binarized tensors the C computes too: the judge follows the reference's values of them

@@ -16,7 +16,10 @@ tensor three things:
   is a function the C reproduces bit for bit.
 
 Binarized tensors that the C computes too are taken from the reference's own
-output, so everything after them follows the reference. At a binarizer, the
+output, so everything after them follows the reference. A binarized tensor
+that the model computes by arithmetic (straight-through estimators, proven a
+binarizer by the compiler) is judged by its own value and bound, and by the
+inner decisions it carries (the Sign inside it). At a binarizer, the
 decision's margin is |exact| (the threshold of every binarizer is 0 once the
 importer has turned comparisons into subtractions). A binarizer the compiler
 folded into a later threshold (the first Sign of Larq's `Sign -> Add(0.1) ->
@@ -109,6 +112,8 @@ class Shadow:
             inner = _inner(ins, value.exact.shape)
             value.margin = inner if np.isfinite(inner).any() else None
             values[op.output] = value
+            if op.output in wanted:  # a binarized value made by arithmetic (straight-through estimators)
+                found[op.output] = Decision(value.exact[0], value.bound[0], inner[0])
         return found
 
     @staticmethod
@@ -167,6 +172,19 @@ class Shadow:
             a, b = ins
             exact = a.exact + b.exact
             return Value(exact, model, self._rounded(a.bound + b.bound, exact, model))
+        if isinstance(op, ir.Arith):
+            a, b = ins
+            exact = op.apply(a.exact, b.exact)
+            if op.kind in ("add", "sub"):
+                bound = a.bound + b.bound
+            elif op.kind == "mul":
+                bound = np.abs(a.exact) * b.bound + np.abs(b.exact) * a.bound + a.bound * b.bound
+            else:  # a/b moves by at most (|da| + |a/b| |db|) / (|b| - |db|) while b keeps its sign
+                room = np.abs(b.exact) - b.bound
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bound = np.where(room > 0, (a.bound + np.abs(exact) * b.bound) / room, np.inf)
+                bound = np.where((a.bound == 0) & (b.bound == 0), 0.0, bound)
+            return Value(exact, model, self._rounded(bound, exact, model))
         if isinstance(op, ir.Dense):
             return self._sum(v, model, lambda t, w, pad: t @ w, op.weight, op.weight.shape[0])
 
