@@ -296,3 +296,61 @@ def test_larq_one_padded_3d_convolution(tmp_path):
     compiled = check(b, tmp_path, rng, (3, 5, 5, 4))
     conv = next(op for op in compiled.graph.ops if isinstance(op, ir.Conv3D))
     assert conv.packed_input and conv.pad_value == 1.0 and conv.pads == (1,) * 6
+
+
+# ---------------------------------------------------------------- several inputs and outputs
+
+
+def two_input_two_output_model(path, rng):
+    """An image path and a feature path, joined; one output per path (a keyword-
+    spotting or sensor-fusion head): `input` holds both inputs one after another."""
+    from onnx import TensorProto, helper
+
+    b = GraphBuilder([2, 6, 6], input_name="image")
+    b.where_sign()
+    binary_conv(b, rng, 2, 4)
+    b.batchnorm(*random_bn(rng, 4))
+    b.where_sign()
+    b.node("Flatten", [b.last], axis=1)
+    image = b.matmul(signs(rng, (4 * 36, 8)))
+    feats = b.matmul(signs(rng, (5, 8)), x="features")
+    joined = b.node("Add", [image, feats])
+    b.where_sign(joined)
+    first = b.matmul(signs(rng, (8, 3)))
+    second = b.node("Relu", [feats])
+    model = b.model(output=first)
+    model.graph.input.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 5]))
+    model.graph.output.append(helper.make_tensor_value_info(second, TensorProto.FLOAT, None))
+    import onnx
+
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_several_inputs_and_outputs(tmp_path):
+    rng = np.random.default_rng(20)
+    path = two_input_two_output_model(tmp_path / "m.onnx", rng)
+    compiled = compile_to_memory(path)
+    assert compiled.graph.sample_shape == (2 * 36 + 5,)
+    assert [p.name for p in compiled.plan.inputs] == ["image", "features"]
+    assert [p.offset for p in compiled.plan.outputs] == [0, 3]
+    header = compiled.files["m.h"]
+    for line in ("#define M_INPUT_SIZE 77", "#define M_INPUTS 2", "#define M_INPUT1_OFFSET 72", "#define M_INPUT1_SIZE 5",
+                 "#define M_OUTPUT_SIZE 11", "#define M_OUTPUTS 2", "#define M_OUTPUT1_OFFSET 3",
+                 "#define M_INPUT0_DIM0 2"):
+        assert line in header, line
+    x = rng.uniform(-1, 1, (100, 77)).astype(F32)
+    report = verify(compiled, x)
+    assert report.ok and report.argmax_agree == 100, report.verdict()
+    import onnxruntime as ort
+
+    from bnncompile.validate import NativeModel
+
+    native = NativeModel(compiled.files, compiled.plan)
+    try:
+        got = native.run(x)
+    finally:
+        native.close()
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    first, second = session.run(None, {"image": x[:, :72].reshape(100, 2, 6, 6), "features": x[:, 72:]})
+    assert np.allclose(got[:, :3], first, atol=1e-5) and np.allclose(got[:, 3:], second, atol=1e-6)

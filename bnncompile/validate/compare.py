@@ -206,7 +206,7 @@ class _Judge:
         ref = self.reference.run(x)
         with _signals_deferred():
             c_out, records = native.run_traced(x)
-        r_out = ref[self.reference.model.output_names[0]].reshape(c_out.shape)
+        r_out = self.reference.outputs(ref).reshape(c_out.shape)
         first_diff: dict[int, tuple[int, np.ndarray]] = {}
         for s in steps:
             row, name = self.rows[s["index"]], s["out"]
@@ -252,7 +252,11 @@ class _Judge:
             self.max_err = max(self.max_err, float(np.nanmax(np.where(np.isnan(err), np.inf, err)[judged])))
             self.tol_ok &= bool(np.all((err <= ATOL + RTOL * np.abs(r64))[judged]))
             flat_c, flat_r = c_out.reshape(n, -1), r_out.reshape(n, -1)
-            self.agree += int(np.sum((flat_c.argmax(axis=1) == flat_r.argmax(axis=1))[judged]))
+            agree = np.ones(n, bool)
+            for port in self.plan.outputs:  # the arg-max of every output
+                part = slice(port.offset, port.offset + port.size)
+                agree &= flat_c[:, part].argmax(axis=1) == flat_r[:, part].argmax(axis=1)
+            self.agree += int(np.sum(agree[judged]))
         self.samples += n
 
     def _classify(self, x_i, ref, i, name, diff) -> tuple[str, float, int]:
@@ -261,8 +265,7 @@ class _Judge:
         if binarized is None:
             return "mismatch", 0.0, 0
         known = {k: ref[k][i].reshape(self.imported.tensors[k].shape) for k in self.known if k in ref}
-        decision = self.shadow.decisions(x_i.reshape(self.imported.tensors[self.imported.inputs[0]].shape),
-                                         known, {binarized}).get(binarized)
+        decision = self.shadow.decisions(x_i, known, {binarized}).get(binarized)
         if decision is None:
             return "mismatch", 0.0, 0
         mask = _onnx_layout(self.graph, name, diff).reshape(decision.exact.shape)

@@ -92,12 +92,13 @@ class Shadow:
         self.graph = imported
 
     def decisions(self, x: np.ndarray, known: dict[str, np.ndarray], wanted: set[str]) -> dict[str, Decision]:
-        """x: one sample (per-sample input shape, float32). known: reference values
-        (per-sample, imported layout) of binarized tensors. wanted: outputs of
+        """x: one sample (float32, shaped as the graph's sample_shape). known: reference
+        values (per-sample, imported layout) of binarized tensors. wanted: outputs of
         binarizers whose decisions are needed; evaluation stops once all are known."""
         g = self.graph
-        x = np.asarray(x, np.float32)[None]
-        values: dict[str, Value] = {g.inputs[0]: Value(x.astype(np.float64), x, np.zeros(x.shape))}
+        values: dict[str, Value] = {
+            name: Value(v.astype(np.float64), v, np.zeros(v.shape))
+            for name, v in g.input_values(np.asarray(x, np.float32).reshape((1,) + g.sample_shape)).items()}
         found: dict[str, Decision] = {}
         for op in g.ops:
             if wanted <= found.keys():
