@@ -57,10 +57,12 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
         if np.any(np.diff(f, axis=0) < 0) or np.any(np.isnan(f)):
             continue
         pooled = f"{pool.output}::acc"
-        rewritten = [replace(pool, inputs=cast.inputs, output=pooled), replace(cast, inputs=(pooled,))]
+        # fresh names: the moved ops hold pooled values now, not the (ONNX) tensors they held
+        rewritten = [replace(pool, inputs=cast.inputs, output=pooled),
+                     replace(cast, inputs=(pooled,), output=f"{cast.output}::pooled")]
         for i, op in enumerate(chain):
             rewritten.append(replace(op, inputs=(rewritten[-1].output,),
-                                     output=pool.output if i == len(chain) - 1 else op.output))
+                                     output=pool.output if i == len(chain) - 1 else f"{op.output}::pooled"))
         position = ops.index(pool)
         for op in [cast, *chain]:
             ops.remove(op)

@@ -12,8 +12,9 @@ or 2 for some x above 2^24. For every elementwise graph of one tensor x that
 ends in an Add/Arith and holds a binarizer, this pass decides what it computes
 on every value x can take:
 - when x is a function of a binary layer's INT accumulator (through a chain
-  of elementwise ops, once binary weights are recognised), on every value the
-  accumulator can take;
+  of elementwise ops and max pooling, which picks values without making new
+  ones, once binary weights are recognised), on every value the accumulator
+  can take;
 - otherwise on every finite float32 x, by interval evaluation with bisection
   over float keys (passes/intervals.py), the straight-through identity
   fl(fl(s - u) + u) == s being stated there and tested on every float32 it
@@ -125,9 +126,16 @@ def _decide(peek: ir.Graph, x: str, cone: list[ir.Op], out: str) -> tuple[str | 
     else (None, (a value of x, what the cone gives there) or None)."""
     producers = {op.output: op for op in peek.ops}
     tensors = {n: t for n, t in peek.tensors.items()}
-    probe = ir.Binarize(inputs=(x,), output=f"{x}::probe", origin="probe")
-    start, chain = find_chain(producers, tensors, probe)
-    chain = chain[:-1]
+    start, chain = x, []
+    while True:  # elementwise chains, and ops that pick values without changing them (max pooling)
+        probe = ir.Binarize(inputs=(start,), output=f"{start}::probe", origin="probe")
+        start, links = find_chain(producers, tensors, probe)
+        chain = links[:-1] + chain
+        picker = producers.get(start)
+        if not (isinstance(picker, (ir.Pool2D, ir.Pool3D)) and picker.kind == "max") or \
+                tensors[start].domain == ir.Domain.INT:
+            break
+        start = picker.inputs[0]
     footprint = _footprint(chain + cone, len(tensors[x].shape))
     if tensors[start].domain == ir.Domain.INT:
         return _decide_on_accumulator(chain, cone, x, out, tensors[start].int_range, footprint)
