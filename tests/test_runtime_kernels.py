@@ -181,6 +181,41 @@ def test_max_and_average_pooling(kernels, ternary, ceil_mode):
     np.testing.assert_allclose(yf, total.reference(xf)[0], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("a_shape,b_shape", [((4, 5, 6), (4, 5, 6)), ((4, 5, 6), (1, 1, 6)), ((1, 5, 1), (4, 5, 6)),
+                                             ((2, 3, 1, 4, 5), (2, 1, 6, 4, 1)), ((7,), (1,))])
+def test_arithmetic_between_tensors_broadcasts_like_numpy(kernels, a_shape, b_shape):
+    from bnncompile.codegen.lowering import KIND_ENUM
+
+    ffi, lib = kernels
+    rng = np.random.default_rng(len(a_shape) + sum(b_shape))
+    a = rng.normal(size=a_shape).astype(np.float32)
+    b = rng.normal(size=b_shape).astype(np.float32)
+    out = np.broadcast_shapes(a_shape, b_shape)
+
+    def steps(shape):
+        strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+        return np.where(np.array(shape) == 1, 0, strides).astype(np.int32)
+
+    enum = {"BNN_ADD": 0, "BNN_SUB": 1, "BNN_MUL": 3, "BNN_DIV": 4}  # enum bnn_channel_kind
+    for kind in ("add", "sub", "mul", "div"):
+        op = ir.Arith(inputs=("a", "b"), output="y", origin="t", kind=kind)
+        y = np.zeros(out, np.float32)
+        lib.shim_arith(ptr(ffi, a, "float"), ptr(ffi, b, "float"), enum[KIND_ENUM[kind]], len(out),
+                       ptr(ffi, np.array(out, np.int32), "int"), ptr(ffi, steps(a_shape), "int"),
+                       ptr(ffi, steps(b_shape), "int"), ptr(ffi, y, "float"))
+        assert np.array_equal(y, op.reference(a[None], b[None])[0]), kind
+
+
+def test_prelu_kernel(kernels):
+    ffi, lib = kernels
+    x = np.concatenate([np.random.default_rng(3).normal(0, 2, 61), [0.0, -0.0, -np.inf]]).astype(np.float32)
+    for slope in (np.array([0.25], np.float32), np.linspace(-1, 1, 64).astype(np.float32)):
+        y = np.zeros_like(x)
+        lib.shim_prelu(ptr(ffi, x, "float"), x.size, ptr(ffi, slope, "float"), slope.size, ptr(ffi, y, "float"))
+        want = ir.PRelu(inputs=("x",), output="y", origin="t", slope=slope).reference(x[None])[0]
+        assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
 @pytest.mark.parametrize("strides,pads", [((2, 2), (1, 1, 2, 2)), ((3, 1), (0, 2, 1, 0)), ((2, 3), (-1, 1, -1, 0)),
                                           ((1, 1), (2, 2, 2, 2))])
 def test_zero_stuffing_of_real_and_packed_maps(kernels, strides, pads):

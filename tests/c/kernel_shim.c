@@ -68,6 +68,14 @@ void shim_sumpool_float(const int *geometry, const float *x, int divisor, float 
     bnn_sumpool_float(&g, x, (enum bnn_pool_divisor)divisor, y);
 }
 
+void shim_arith(const float *a, const float *b, int kind, int rank, const int *dims, const int *a_step,
+                const int *b_step, float *y)
+{
+    bnn_arith(a, b, (enum bnn_channel_kind)kind, rank, dims, a_step, b_step, y);
+}
+
+void shim_prelu(const float *x, size_t n, const float *s, size_t s_len, float *y) { bnn_prelu(x, n, s, s_len, y); }
+
 void shim_stuff_float(const float *x, const int *g, float *y)
 {
     bnn_stuff_float(x, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], y);
