@@ -231,3 +231,36 @@ def test_other_arithmetic_between_activations_is_real(tmp_path):
     compiled = compiled_and_checked(b, tmp_path, rng.uniform(-1, 1, (200, 3, 6, 6)).astype(F32))
     assert not [n for n in compiled.graph.notes if n.kind == "ste-real"]
     assert sum(isinstance(op, ir.Arith) for op in compiled.graph.ops) >= 3
+
+
+def test_require_binary_refuses_straight_through_arithmetic_computed_in_float(tmp_path):
+    from bnncompile.compiler import refuse_non_binary
+    from bnncompile.errors import BnnError
+
+    rng = np.random.default_rng(6)
+    b = GraphBuilder([2, 6, 6])
+    detach_ste(b)
+    conv(b, rng, 2, 4)
+    compiled = compile_to_memory(b.save(tmp_path / "m.onnx"))
+    with pytest.raises(BnnError, match="straight-through arithmetic computed in float"):
+        refuse_non_binary(compiled.graph)
+
+
+def test_near_binary_kernels_are_binary_only_within_rounding():
+    """Bi-Real's weight arithmetic leaves +-a up to an ulp or two: binary with scale a.
+    A kernel whose entries differ by more than one rounding of the column's sum is real."""
+    from bnncompile.passes.binary_weights import column_scales
+
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0.01, 2, 8).astype(F32)
+    w = (signs(rng, (144, 8)) * a).astype(F32)
+    nudged = w.copy()
+    nudged[rng.integers(0, 144, 20), rng.integers(0, 8, 20)] *= F32(1 + 2 ** -22)  # two ulp
+    scales = column_scales(nudged)
+    assert scales is not None and np.array_equal(scales, a)
+    far = w.copy()
+    far[3, 2] *= F32(1.001)
+    assert column_scales(far) is None
+    zero = w.copy()
+    zero[0, 0] = 0
+    assert column_scales(zero) is None
