@@ -52,11 +52,22 @@ def _spatial_extents(op, x: ir.Tensor, y: ir.Tensor) -> dict[str, int]:
     return extents
 
 
-def check_c_limits(graph: ir.Graph) -> ir.Graph:
+def _ops_with_tensors(graph: ir.Graph):
+    """(op, input tensors by name, output tensor) of every op, fused layers spelled out
+    (their inner tensors exist only inside the kernel, but their geometry is still C ints)."""
     for op in graph.ops:
-        x = graph.tensors[op.inputs[0]]
-        y = graph.tensors[op.output]
-        if any(graph.tensors[i].domain == ir.Domain.FLOAT64 for i in op.inputs) or y.domain == ir.Domain.FLOAT64:
+        if isinstance(op, ir.Fused):
+            tensors = {**graph.tensors, **op.inner_tensors([graph.tensors[i] for i in op.inputs])}
+            for part in op.ops:
+                yield part, tensors, tensors[part.output]
+        else:
+            yield op, graph.tensors, graph.tensors[op.output]
+
+
+def check_c_limits(graph: ir.Graph) -> ir.Graph:
+    for op, tensors, y in _ops_with_tensors(graph):
+        x = tensors[op.inputs[0]]
+        if any(tensors[i].domain == ir.Domain.FLOAT64 for i in op.inputs) or y.domain == ir.Domain.FLOAT64:
             raise BnnError("this op computes in double precision (after a Cast to DOUBLE) on a path that is not "
                            "folded into a binarizer's threshold; the generated C computes in float32 only",
                            node=op.origin, hint="cast back to float before real-valued layers and the output")
