@@ -27,6 +27,8 @@ from .ops import (
     unfused,
 )
 from .levels import Levels
+from .ops_elementwise import Arith, PRelu
+from .ops_spatial import Conv3D, Dilate, Pool3D, conv3d_ndhwc
 from .quantizers import Quantize, Relabel, Round
 
 __all__ = [
@@ -35,4 +37,5 @@ __all__ = [
     "MulAdd", "Reshape", "Softmax", "Concat", "Conv2D", "Pad", "Pool2D", "Transpose", "Add", "Threshold", "Fused",
     "conv2d_nhwc", "fma_f32", "float_key", "key_to_float", "unfused",
     "Levels", "Quantize", "Round", "Relabel",
+    "PRelu", "Arith", "Dilate", "Conv3D", "Pool3D", "conv3d_ndhwc",
 ]

@@ -16,12 +16,14 @@ from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .level_layers import fold_level_layers
 from .pooling import pool_accumulators, threshold_before_max_pool
 from .quantize import bound_rounds
+from .ste import binarize_ste
 from .thresholds import fold_thresholds
 
 PIPELINE = (
     assign_layouts,
     fuse_pad_into_conv,
     fold_flatten_into_dense,
+    binarize_ste,
     bound_rounds,
     fold_level_layers,
     fold_binary_weights,

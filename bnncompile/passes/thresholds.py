@@ -3,10 +3,12 @@ per-channel multi-threshold (QONNX MultiThreshold semantics).
 
 Before: a quantizer -- a binarizer (`Binarize`) or a k-bit `Quantize` --
 reads, through a chain of monotone elementwise ops (`ChannelOp` other than
-c/x, `MulAdd`, `Relu`, `Clip`, `Round`, `Cast`, earlier quantizers and
-`Threshold`s; in float32 or, between a Cast to double and back, float64), a
-start tensor S: either the INT accumulator of a binary or k-bit layer or a
-float tensor.
+c/x, `MulAdd`, `Relu`, `Clip`, `PRelu` with slopes >= 0, `Round`, `Cast`,
+earlier quantizers and `Threshold`s; in float32 or, between a Cast to double
+and back, float64), a start tensor S: either the INT accumulator of a binary
+or k-bit layer or a float tensor. A PRelu with a negative slope (ReActNet's
+RPReLU learns some) is not monotone, so it is not part of a chain: it runs as
+a real op and S is its output.
 
 After: the quantizer is a `Threshold` on S (the chain ops stay only where
 something else still reads them): per channel, the sorted steps at which the
@@ -56,6 +58,8 @@ QUANTIZERS = (ir.Binarize, ir.Quantize)
 def _is_chain_op(op: ir.Op | None) -> bool:
     if isinstance(op, ir.ChannelOp):
         return op.kind != "rdiv"
+    if isinstance(op, ir.PRelu):  # a negative slope falls, then rises: the chain starts after it
+        return bool(np.all(op.slope >= 0))
     return isinstance(op, (ir.MulAdd, ir.Relu, ir.Clip, ir.Cast, ir.Round, ir.Threshold) + QUANTIZERS)
 
 
@@ -81,7 +85,7 @@ def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binar
 
 
 def _constants(op: ir.Op) -> list:
-    names = ("const", "scale", "bias", "t_pos", "t_zero", "flip")
+    names = ("const", "scale", "bias", "slope", "t_pos", "t_zero", "flip")
     found = [getattr(op, n) for n in names if getattr(op, n, None) is not None]
     if isinstance(op, ir.Threshold):  # steps: one row per channel, the level axis last
         found.append(op.steps[..., 0])
@@ -164,6 +168,8 @@ def _exact64(op: ir.Op, x: np.ndarray) -> np.ndarray:
         return x * op.scale.astype(np.float64) + op.bias.astype(np.float64)
     if isinstance(op, (ir.Relu, ir.Clip)):
         return op.reference(x)
+    if isinstance(op, ir.PRelu):
+        return op.apply(x, op.slope.astype(np.float64))
     if isinstance(op, ir.Cast):
         return np.asarray(x, np.float64)
     return op.reference(x).astype(np.float64)  # Binarize / Threshold: exact values
