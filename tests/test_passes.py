@@ -29,7 +29,8 @@ def every_pass_graph(rng) -> GraphBuilder:
     """One model on which every pass of the pipeline has work to do: NCHW
     convolutions (layouts), a Larq one-padding Pad (pad fusion), a Flatten before
     a Gemm (flatten folding), straight-through arithmetic after a binary layer
-    (STE), +-1 and +-a kernels (binary weights; a a power of two, so the float
+    (STE), a bounded Round (a k-bit quantizer) read by a 2-bit kernel (a bit-plane
+    layer), +-1 and +-a kernels (binary weights; a a power of two, so the float
     sums of the reference before the pass are exact too), batchnorm then max
     pooling (accumulator pooling), binarizers (thresholds) and a Gemm epilogue on
     the real output (epilogue splitting)."""
@@ -44,6 +45,14 @@ def every_pass_graph(rng) -> GraphBuilder:
     b.node("Add", [x, b.node("Sub", [b.node("Sign", [x]), x])])  # x + (sign(x) - x).detach()
     scale = (2.0 ** rng.integers(-3, 2, (8, 1, 1, 1))).astype(F32)
     b.node("Conv", [b.last, b.const(signs(rng, (8, 6, 3, 3)) * scale)], kernel_shape=[3, 3], pads=[1] * 4)
+    b.batchnorm(*random_bn(rng, 8))
+    # a DoReFa-style 2-bit quantizer, levels {0, 0.5, 1, 1.5} (bounded Round), and a layer on
+    # those levels with 2-bit odd weights {-3,-1,1,3}/4 (a bit-plane layer); powers of two keep
+    # the reference's float sums exact
+    b.node("Max", [b.node("Min", [b.last, b.const(F32(1.5))]), b.const(F32(0.0))])
+    b.node("Mul", [b.node("Round", [b.node("Mul", [b.last, b.const(F32(2.0))])]), b.const(F32(0.5))])
+    odd = rng.choice([-3.0, -1.0, 1.0, 3.0], (8, 8, 3, 3)).astype(F32) * F32(0.25)
+    b.node("Conv", [b.last, b.const(odd)], kernel_shape=[3, 3], pads=[1] * 4)
     b.batchnorm(*random_bn(rng, 8))
     b.where_sign()
     b.node("Flatten", [b.last], axis=1)

@@ -174,8 +174,9 @@ def _rewrite(graph: ir.Graph, op: ir.Op, columns: np.ndarray, source, notes: lis
         return None
     a_x, n = activation
     a_o, m, w_levels = kernel
-    if _is_plain(p) and not chain and flatten is None and lv.standard(w_levels) == "bipolar" and w_levels.count == 2:
-        return None  # +-a on +-1: fold_binary_weights makes it an XNOR layer
+    if _is_plain(p) and all(isinstance(c, ir.Cast) for c in chain) and lv.standard(w_levels) == "bipolar" \
+            and w_levels.count == 2:
+        return None  # +-a on +-1: fold_binary_weights (xnor_after_flatten after a Flatten) makes it an XNOR layer
     pad = 0
     if isinstance(op, ir.Conv2D) and any(op.pads):
         pad = op.pad_value / a_x
