@@ -38,18 +38,19 @@
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define BNN_KERNELS "neon"
 #include "bnn_opt_neon.h"
-/*
- * Microcontrollers go here, before the portable fallback, e.g.
- *   #elif defined(__ARM_ARCH_7EM__)   Cortex-M4/M7 (DSP extension)
- *   #elif defined(__ARM_ARCH_6M__)    Cortex-M0/M0+
- *   #elif defined(__riscv_zbb)        RISC-V with the Zbb bit-manipulation extension (cpop)
- */
+#elif defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_6M__)
+#include "bnn_opt_cortexm.h"
+#elif defined(__riscv) && __riscv_xlen == 32
+#include "bnn_opt_riscv.h"
 #else
 #define BNN_KERNELS "portable"
 #endif
 
 #ifndef BNN_REFERENCE_KERNELS
 #include "bnn_opt_portable.h"
+#endif
+#ifdef BNN_MCU_KERNELS
+#include "bnn_opt_mcu_walk.h"
 #endif
 
 /* ---------------------------------------------------------------- entry points */
@@ -58,8 +59,10 @@
 static inline void bnn_bconv2d(const struct bnn_bconv2d *layer, const uint32_t *x, const uint32_t *x_mask,
                                const float *other, void *y, uint32_t *y_mask)
 {
-#ifdef BNN_REFERENCE_KERNELS
+#if defined(BNN_REFERENCE_KERNELS)
     bnn_ref_bconv2d(layer, x, x_mask, other, y, y_mask);
+#elif defined(BNN_MCU_KERNELS)
+    bnn_mcu_bconv2d(layer, x, x_mask, other, y, y_mask);
 #else
     bnn_opt_bconv2d(layer, x, x_mask, other, y, y_mask);
 #endif
