@@ -45,7 +45,7 @@
 #define BNN_CSA_GROUP 1 /* lanes computed side by side (a compiler barrier after each group) */
 #endif
 
-#if defined(__GNUC__) && defined(__arm__)
+#if defined(__GNUC__)
 #define BNN_CSA_LANE_BARRIER() __asm__ volatile("" ::: "memory")
 #else
 #define BNN_CSA_LANE_BARRIER() ((void)0)
