@@ -10,12 +10,14 @@
  *   __AVX512F__ and __AVX512VPOPCNTDQ__
  *                                   x86-64 AVX-512 with VPOPCNTD (bnn_opt_avx512.h)
  *   __AVX2__                        x86-64 AVX2 (bnn_opt_avx2.h)
+ *   __x86_64__ (SSE2)               any other x86-64: SSE2 is in its baseline (bnn_opt_sse2.h)
  *   __aarch64__ and __ARM_NEON      AArch64 NEON (bnn_opt_neon.h)
  *   anything else                   the portable fast kernels
  *
  * An instruction-set header supplies micro-kernels (the innermost loops:
- * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h is the driver
- * they all share and supplies whatever a header leaves out. Every variant is
+ * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h supplies
+ * whatever a header leaves out, and bnn_opt_driver.h is the walk over a layer
+ * they all share. Every variant is
  * tested bit for bit against the reference (tests/test_kernel_variants.py).
  * To add one: a header with the micro-kernels it improves, one #elif below.
  */
@@ -35,6 +37,9 @@
 #elif defined(__AVX2__)
 #define BNN_KERNELS "avx2"
 #include "bnn_opt_avx2.h"
+#elif defined(__SSE2__) && defined(__x86_64__)
+#define BNN_KERNELS "sse2"
+#include "bnn_opt_sse2.h"
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define BNN_KERNELS "neon"
 #include "bnn_opt_neon.h"
@@ -47,7 +52,7 @@
 #endif
 
 #ifndef BNN_REFERENCE_KERNELS
-#include "bnn_opt_portable.h"
+#include "bnn_opt_driver.h"
 #endif
 #ifdef BNN_MCU_KERNELS
 #include "bnn_opt_mcu_walk.h"

@@ -1,7 +1,7 @@
 /*
  * bnn_opt_avx2.h -- micro-kernels for x86-64 with AVX2 (e.g. -march=haswell,
- * znver2, or native there). Driver, maths and layout: bnn_opt_portable.h,
- * bnn_layer.h.
+ * znver2, or native there). Driver: bnn_opt_driver.h; maths and layout:
+ * bnn_layer.h; the plain-C statement of each micro-kernel: bnn_opt_portable.h.
  *
  * The 16 output channels of a block fill two 256-bit registers, so a tile of
  * 4 pixels keeps its 4 x 16 sums in 8 registers. AVX2 has no popcount

@@ -1,7 +1,8 @@
 /*
  * bnn_opt_avx512.h -- micro-kernels for x86-64 with AVX-512F and VPOPCNTDQ
  * (e.g. -march=icelake-server, sapphirerapids, znver4, or native there).
- * Driver, maths and layout: bnn_opt_portable.h, bnn_layer.h.
+ * Driver: bnn_opt_driver.h; maths and layout: bnn_layer.h; the plain-C
+ * statement of each micro-kernel: bnn_opt_portable.h.
  *
  * One 512-bit register holds the 16 output channels of a block, so a tile
  * of 8 pixels keeps its 8 x 16 sums in 8 registers for the whole depth.
@@ -28,11 +29,8 @@
 #define BNN_HAVE_MK_DECIDE
 #define BNN_HAVE_MK_KEYS
 
-#if defined(__GNUC__)
+/* (every compiler that targets AVX-512 VPOPCNTDQ takes the GNU attribute) */
 #define BNN_AVX512_INLINE static inline __attribute__((always_inline))
-#else
-#define BNN_AVX512_INLINE static inline
-#endif
 
 /* Calls f(args..., np) with np a constant 1 .. 8 (each call inlined and unrolled). */
 #define BNN_AVX512_FOR_NP(np, call) \

@@ -1,7 +1,7 @@
 /*
  * bnn_opt_neon.h -- micro-kernels for AArch64 with NEON (Advanced SIMD,
- * always present on AArch64). Driver, maths and layout: bnn_opt_portable.h,
- * bnn_layer.h.
+ * always present on AArch64). Driver: bnn_opt_driver.h; maths and layout:
+ * bnn_layer.h; the plain-C statement of each micro-kernel: bnn_opt_portable.h.
  *
  * The 16 output channels of a block fill four 128-bit registers, so a tile
  * of 4 pixels keeps its 4 x 16 sums in 16 registers. CNT counts the bits of

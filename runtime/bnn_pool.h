@@ -68,31 +68,36 @@ static inline void bnn_maxpool_bits(const struct bnn_pool_geometry *g, const uin
  * their ordered keys (bnn_float_key: the same order as the floats, -0 == +0),
  * so one kernel serves both and copies the winning value's bits unchanged.
  */
+/* The ordered key of a 4-byte value (an int32, or a float: bnn_float_key). */
+static inline int32_t bnn_word_key(uint32_t v, int is_float)
+{
+    float f;
+    memcpy(&f, &v, sizeof f);
+    return is_float ? bnn_float_key(f) : (int32_t)v;
+}
+
 static inline void bnn_maxpool_words(const struct bnn_pool_geometry *g, const void *x, int is_float, void *y)
 {
     const uint32_t *xs = (const uint32_t *)x;
     uint32_t *ys = (uint32_t *)y;
     int i, j, ch, yy, xx;
     for (i = 0; i < g->oh; ++i)
-        for (j = 0; j < g->ow; ++j)
-            for (ch = 0; ch < g->c; ++ch) {
-                int seen = 0;
-                int32_t best_key = 0;
-                uint32_t best = 0;
-                BNN_POOL_WINDOW(g, i, j, yy, xx) {
-                    const uint32_t v = xs[((size_t)yy * g->w + xx) * g->c + ch];
-                    float f;
-                    int32_t key;
-                    memcpy(&f, &v, sizeof f);
-                    key = is_float ? bnn_float_key(f) : (int32_t)v;
-                    if (!seen || key > best_key) {
-                        best_key = key;
-                        best = v;
-                    }
+        for (j = 0; j < g->ow; ++j) {
+            uint32_t *row = ys + ((size_t)i * g->ow + j) * g->c;
+            int seen = 0;
+            BNN_POOL_WINDOW(g, i, j, yy, xx) {
+                const uint32_t *v = xs + ((size_t)yy * g->w + xx) * g->c;
+                if (!seen) { /* the first tap inside the window */
+                    memcpy(row, v, (size_t)g->c * sizeof *row);
                     seen = 1;
+                } else if (is_float) { /* a later tap replaces only a strictly larger key: ties keep the first */
+                    for (ch = 0; ch < g->c; ++ch)
+                        row[ch] = bnn_word_key(v[ch], 1) > bnn_word_key(row[ch], 1) ? v[ch] : row[ch];
+                } else {
+                    for (ch = 0; ch < g->c; ++ch) row[ch] = (int32_t)v[ch] > (int32_t)row[ch] ? v[ch] : row[ch];
                 }
-                ys[((size_t)i * g->ow + j) * g->c + ch] = best;
             }
+        }
 }
 
 /* Average: the window's sum (taps in row-major order) divided by its count. */

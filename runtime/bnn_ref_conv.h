@@ -47,13 +47,13 @@ static inline int32_t bnn_ref_bsum(const struct bnn_bconv2d *L, const uint32_t *
     int a, b, q, yy, xx;
     for (a = 0; a < g->kh; ++a) {
         for (b = 0; b < g->kw; ++b) {
-            const int t = a * g->kw + b;
+            /* the kernel words of tap (a, b) for output channel o, BNN_BLOCK apart (bnn_layer.h) */
+            const uint32_t *kt = L->kernel + bnn_kernel_index(o, a * g->kw + b, 0, taps, kw_words);
             const uint32_t *xp, *mp;
             int32_t d = 0, nonzero = 0;
             if (!bnn_tap(g, i, j, a, b, &yy, &xx)) {
                 if (L->pad_mode == 1) { /* +1 everywhere: bits 0, so d = popcount(k) */
-                    for (q = 0; q < kw_words; ++q)
-                        d += (int32_t)bnn_popcount(L->kernel[bnn_kernel_index(o, t, q, taps, kw_words)]);
+                    for (q = 0; q < kw_words; ++q) d += (int32_t)bnn_popcount(kt[q * BNN_BLOCK]);
                     sum += cg - 2 * d;
                 }
                 continue; /* zero padding: the tap adds 0 */
@@ -62,7 +62,7 @@ static inline int32_t bnn_ref_bsum(const struct bnn_bconv2d *L, const uint32_t *
             mp = x_mask ? x_mask + ((size_t)yy * g->w + xx) * xw : NULL;
             if (g->groups == 1) {
                 for (q = 0; q < kw_words; ++q) {
-                    const uint32_t k = L->kernel[bnn_kernel_index(o, t, q, taps, kw_words)];
+                    const uint32_t k = kt[q * BNN_BLOCK];
                     const uint32_t m = mp ? mp[q] : 0xFFFFFFFFu;
                     d += (int32_t)bnn_popcount((xp[q] ^ k) & m);
                     nonzero += mp ? (int32_t)bnn_popcount(mp[q]) : 0;
@@ -71,7 +71,7 @@ static inline int32_t bnn_ref_bsum(const struct bnn_bconv2d *L, const uint32_t *
             } else { /* this group's channels, bit by bit */
                 const int first = (o / og) * cg;
                 for (q = 0; q < cg; ++q) {
-                    const uint32_t k = L->kernel[bnn_kernel_index(o, t, q / 32, taps, kw_words)];
+                    const uint32_t k = kt[(q / 32) * BNN_BLOCK];
                     if (mp && !bnn_bit(mp, first + q)) continue;
                     ++nonzero;
                     d += bnn_bit(xp, first + q) ^ (int)((k >> (q % 32)) & 1u);

@@ -10,7 +10,8 @@
  *                     BWN, real), NHWC, maths in comments
  *   bnn_ref_dense.h   the BAN dense layer
  *   bnn_kernels.h     the seam: reference or fast kernels, by instruction set
- *   bnn_opt_*.h       the fast kernels (portable driver, AVX2, AVX-512, NEON)
+ *   bnn_opt_*.h       the fast kernels: the driver (the walk over a layer), the
+ *                     portable micro-kernels, SSE2, AVX2, AVX-512, NEON
  *   bnn_pool.h        max pooling on bits (AND), integers and floats; average pooling
  *   bnn_layout.h      transpose, concatenation, padding, residual sums
  * Generated model code is constant data plus calls into these functions.

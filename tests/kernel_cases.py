@@ -239,6 +239,8 @@ def all_cases(seed: int = 0) -> list[Case]:
         bconv_case(rng, "bconv-ternary-one-pad", 6, 7, 64, 16, 3, 3, pads=(1, 1, 1, 1), pad_mode=1, ternary_in=True),
         bconv_case(rng, "bconv-grouped", 7, 6, 12, 6, 3, 3, pads=(0, 1, 1, 0), groups=3, ternary_in=True),
         bconv_case(rng, "bconv-depthwise", 7, 7, 8, 8, 3, 3, pads=(1, 1, 1, 1), groups=8, pad_mode=1),
+        bconv_case(rng, "bconv-depthwise-c40-zero-pad-s2", 9, 8, 40, 40, 3, 3, (2, 2), pads=(1, 0, 1, 1), groups=40,
+                   out_kind=OUT_BITS),
         bconv_case(rng, "bconv-groups-aligned", 5, 5, 64, 32, 3, 3, pads=(1, 1, 1, 1), groups=2, pad_mode=1),
         # dense layers: 1x1 convolutions of (rows x 1 x k), and a dense layer after a Flatten
         bconv_case(rng, "dense-k257-n10", 1, 1, 257, 10, 1, 1),

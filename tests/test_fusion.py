@@ -5,7 +5,7 @@ after a Flatten of bits stays XNOR. Each rewrite keeps the graph's numpy
 semantics and the C's agreement with onnxruntime, and the arena shrinks."""
 import numpy as np
 import pytest
-from builders import GraphBuilder, random_bn, signs
+from builders import GraphBuilder, random_bn
 from test_conv_graphs import binary_conv, bn_sign, check
 
 from bnncompile import ir
@@ -57,7 +57,24 @@ def onnx_values(graph: ir.Graph, values: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("make", [residual_block_graph, pool_after_conv_graph])
+def two_chains_join_graph(rng, channels=8):
+    """Bi-Real style: two binary convolutions of one input, each with its batchnorm, added:
+    the Add may join only one of the two chains."""
+    b = GraphBuilder([channels, 6, 6])
+    b.node("Conv", ["x", b.const(rng.normal(size=(channels, channels, 1, 1)).astype(F32))], kernel_shape=[1, 1])
+    signed = b.where_sign()
+    outs = []
+    for _ in range(2):
+        b.last = signed
+        binary_conv(b, rng, channels, channels)
+        outs.append(b.batchnorm(*random_bn(rng, channels)))
+    b.node("Add", outs)
+    b.where_sign()
+    binary_conv(b, rng, channels, 4)
+    return b
+
+
+@pytest.mark.parametrize("make", [residual_block_graph, pool_after_conv_graph, two_chains_join_graph])
 def test_every_pass_keeps_the_reference_semantics_of_conv_graphs(tmp_path, make):
     rng = np.random.default_rng(3)
     graph, _ = import_model(make(rng).save(tmp_path / "m.onnx"))
@@ -80,6 +97,15 @@ def test_a_residual_chain_is_one_step_and_matches_onnxruntime(tmp_path):
     assert chains == [["Cast", "Relu", "ChannelOp", "ChannelOp", "Add"]] * 2
     # nothing but the fused steps touches the sums: no int32 buffer in the plan
     assert all(compiled.graph.tensors[s.out].domain != ir.Domain.INT for s in compiled.plan.steps)
+
+
+def test_an_add_of_two_chains_joins_one_of_them(tmp_path):
+    rng = np.random.default_rng(6)
+    compiled = check(two_chains_join_graph(rng), tmp_path, rng, (8, 6, 6))
+    adds = [op for op in ir.unfused(compiled.graph.ops) if isinstance(op, ir.Add)]
+    assert len(adds) == 1
+    joined = [op for op in compiled.graph.ops if isinstance(op, ir.Fused) and adds[0] in op.chain]
+    assert len(joined) == 1
 
 
 def test_a_binary_layer_and_its_binarizer_write_bits(tmp_path):

@@ -5,13 +5,13 @@ tests/c/kernel_driver.c runs each case (tests/kernel_cases.py: odd channel
 counts, tails, strides, dilation, groups, both padding modes, ternary inputs
 and outputs, every output transform) through the reference kernels and
 through the variant the seam picks for its build. It is built once per
-variant this machine can run: x86-64 portable, AVX2, AVX-512 VPOPCNTDQ (when
-the CPU has them), and AArch64 NEON and portable with aarch64-linux-gnu-gcc
+variant this machine can run: x86-64 portable, SSE2 (the x86-64 baseline), AVX2,
+AVX-512 VPOPCNTDQ (when the CPU has them), and AArch64 NEON and portable with aarch64-linux-gnu-gcc
 under qemu-aarch64 (CI installs both; BNN_REQUIRE_TOOLS=1 makes a missing
 tool a failure). Float cases also check that builds never differ: the
 reference's outputs must be byte-identical in every build (-O2 and -O3
--march=native, GNU and ISO C, x86-64 and AArch64), i.e. no build contracted
-a multiply and an add into an FMA. Finally every fixture's generated C is
+-march=native, GNU and ISO C, x86-64 and AArch64, with OpenMP threads), i.e.
+no build contracted a multiply and an add into an FMA. Finally every fixture's generated C is
 built in each variant and run on digits: every step's output bytes and the
 final outputs must equal the reference build's.
 """
@@ -36,6 +36,8 @@ DRIVER = ROOT / "tests" / "c" / "kernel_driver.c"
 TRACE_MAIN = ROOT / "tests" / "c" / "trace_main.c"
 STRICT = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
 QEMU_AARCH64 = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+# the OpenMP build shares rows between two threads (idle threads sleep: the machine is shared)
+OMP_ENV = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
 
 
 def cpu_flags() -> set[str]:
@@ -51,12 +53,14 @@ def cpu_flags() -> set[str]:
 # variant -> (compiler, flags, the BNN_KERNELS name it must report, what it needs to run)
 VARIANTS = {
     "reference": ("cc", ["-std=c99", "-O2", "-DBNN_REFERENCE_KERNELS"], "reference", None),
-    "portable": ("cc", ["-std=c99", "-O2"], "portable", None),
+    "portable": ("cc", ["-std=c99", "-O2", "-DBNN_PORTABLE_KERNELS"], "portable", None),
     "portable-gnu-O3": ("cc", ["-std=gnu99", "-O3", "-DBNN_PORTABLE_KERNELS"], "portable", None),
+    "sse2": ("cc", ["-std=c99", "-O2"], "sse2", {"sse2"}),
     "avx2": ("cc", ["-std=gnu99", "-O2", "-mavx2", "-mfma", "-mpopcnt"], "avx2", {"avx2", "fma", "popcnt"}),
     "avx512": ("cc", ["-std=gnu99", "-O3", "-mavx512f", "-mavx512vpopcntdq", "-mavx2", "-mfma", "-mpopcnt"],
                "avx512-vpopcntdq", {"avx512f", "avx512_vpopcntdq"}),
     "native": ("cc", ["-std=gnu99", "-O3", "-march=native"], None, None),
+    "native-openmp": ("cc", ["-std=gnu99", "-O3", "-march=native", "-fopenmp"], None, None),
     "aarch64-neon": ("aarch64-linux-gnu-gcc", ["-std=gnu99", "-O2"], "neon", "qemu"),
     "aarch64-portable": ("aarch64-linux-gnu-gcc", ["-std=c99", "-O3", "-DBNN_PORTABLE_KERNELS"], "portable", "qemu"),
 }
@@ -104,7 +108,7 @@ def run_variant(variant: str, cases_path: Path) -> tuple[str, bytes]:
     assert build.stderr == "", build.stderr
     out = work / f"out-{variant}.bin"
     run = subprocess.run([*command(variant, exe), str(cases_path), str(out)], capture_output=True, text=True,
-                         timeout=600)
+                         timeout=600, env=OMP_ENV)
     assert run.returncode == 0, run.stderr
     return run.stdout.strip(), out.read_bytes()
 
@@ -159,7 +163,7 @@ def test_every_build_rounds_the_same(cases_file):
 # ---------------------------------------------------------------- every fixture, step by step
 
 MODELS = [*EXPORTED_FIXTURES, ROOT / "examples" / "digits" / "digits_bnn.onnx"]
-MODEL_VARIANTS = ["reference", "portable", "avx2", "avx512", "native", "aarch64-neon"]
+MODEL_VARIANTS = ["reference", "portable", "sse2", "avx2", "avx512", "native", "native-openmp", "aarch64-neon"]
 
 
 def model_id(path: Path) -> str:
@@ -199,7 +203,7 @@ def traced(tmp_path_factory, digits):
             return job, f"build failed: {build.stderr}"
         out = folder / f"trace-{variant}.bin"
         result = subprocess.run([*command(variant, exe), str(folder / "samples.f32"), str(out)],
-                                capture_output=True, text=True, timeout=600)
+                                capture_output=True, text=True, timeout=600, env=OMP_ENV)
         return job, out.read_bytes() if result.returncode == 0 else f"run failed: {result.stderr}"
 
     with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:

@@ -14,7 +14,7 @@ runtime/, tests (README, developer guide).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -71,7 +71,6 @@ class Step:
     layer: str = DATA
     binary_macs: int = 0
     real_macs: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __getitem__(self, key: str):
         return getattr(self, key)

@@ -64,8 +64,8 @@ def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
         chain, others, current = [], [], op.output
         while current not in graph.outputs and len(readers.get(current, [])) == 1:
             nxt = readers[current][0]
-            if not _extends(nxt, current, tensors, len(others)):
-                break
+            if id(nxt) in absorbed or not _extends(nxt, current, tensors, len(others)):
+                break  # (an Add of two chains joins the first one; the other ends before it)
             if isinstance(nxt, ir.Add):
                 others.append(nxt.inputs[1] if nxt.inputs[0] == current else nxt.inputs[0])
             chain.append(nxt)
