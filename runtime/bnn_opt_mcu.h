@@ -1,8 +1,8 @@
 /*
- * bnn_opt_csa.h -- XNOR/popcount micro-kernels for 32-bit cores without a
+ * bnn_opt_mcu.h -- XNOR/popcount micro-kernels for 32-bit cores without a
  * population-count instruction (Cortex-M0/M0+/M3/M4/M7, RISC-V without Zbb):
  * carry-save accumulation, register blocking over output channels, unrolled.
- * Driver, maths and layout: bnn_opt_portable.h, bnn_layer.h; the core's
+ * Walk: bnn_opt_mcu_walk.h; maths and layout: bnn_layer.h; the core's
  * header (bnn_opt_cortexm.h, bnn_opt_riscv.h) sets the blocking and includes
  * this one.
  *

@@ -24,7 +24,7 @@
 #ifndef BNN_OPT_MCU_WALK_H
 #define BNN_OPT_MCU_WALK_H
 
-#include "bnn_opt_portable.h"
+#include "bnn_opt_driver.h" /* bnn_tap_range, bnn_tile_at, bnn_mk_store_sums */
 
 /* d of one pixel: every tap of the rectangle [a0, a1) x [b0, b1). */
 static inline void bnn_mcu_pixel_sums(const struct bnn_bconv2d *L, const uint32_t *x, const uint32_t *kb, int i, int j,
