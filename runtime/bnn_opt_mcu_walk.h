@@ -19,7 +19,9 @@
  * words (the compiler's tap_popcounts). The driver's store
  * (bnn_mk_store_sums: packed bits through bnn_mk_decide, int32, or floats
  * through the chain) writes them, so no int32 tensor exists in memory.
- * Grouped convolutions and ternary inputs run the reference kernel.
+ * Depthwise layers (one channel per group) take each lane's bit from the
+ * pixel's word; other grouped convolutions and ternary inputs run the
+ * reference kernel.
  */
 #ifndef BNN_OPT_MCU_WALK_H
 #define BNN_OPT_MCU_WALK_H
@@ -48,6 +50,31 @@ static inline void bnn_mcu_pixel_sums(const struct bnn_bconv2d *L, const uint32_
 }
 
 /*
+ * d of one pixel of a depthwise layer (one input channel per group, one output
+ * channel per group): channel o of the output sees only bit o of each tap's
+ * input word, so the 16 lanes of a block take their bits from one word.
+ */
+static inline void bnn_mcu_depthwise_sums(const struct bnn_bconv2d *L, const uint32_t *x, const uint32_t *kb, int i,
+                                          int j, int block, int a0, int a1, int b0, int b1, int32_t d[BNN_BLOCK])
+{
+    const struct bnn_conv_geometry *g = &L->g;
+    const int words = (int)BNN_WORDS((size_t)g->c), shift = (block * BNN_BLOCK) % 32;
+    const uint32_t *xb = x + (block * BNN_BLOCK) / 32;
+    int a, b, l;
+    for (l = 0; l < BNN_BLOCK; ++l) d[l] = 0;
+    for (a = a0; a < a1; ++a) {
+        const int yy = i * g->sh - g->pt + a * g->dh;
+        for (b = b0; b < b1; ++b) {
+            const int xx = j * g->sw - g->pl + b * g->dw;
+            const uint32_t xv = xb[((ptrdiff_t)yy * g->w + xx) * words] >> shift;
+            const uint32_t *kt = kb + (size_t)(a * g->kw + b) * BNN_BLOCK; /* one word per tap and lane */
+            BNN_CSA_UNROLL
+            for (l = 0; l < BNN_BLOCK; ++l) d[l] += (int32_t)(((xv >> l) ^ kt[l]) & 1u);
+        }
+    }
+}
+
+/*
  * K of one pixel whose taps inside the input are [a0, a1) x [b0, b1), so that
  * y = K - 2 d; for one padding, d gains the popcounts of the taps outside.
  */
@@ -55,10 +82,10 @@ static inline int32_t bnn_mcu_pixel_k(const struct bnn_bconv2d *L, int block, in
                                       int32_t d[BNN_BLOCK])
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const int taps = g->kh * g->kw;
+    const int taps = g->kh * g->kw, cg = g->c / g->groups;
     int l, a, b;
-    if (L->pad_mode == 0) return (int32_t)((a1 - a0) * (b1 - b0)) * g->c;
-    if (a0 == 0 && a1 == g->kh && b0 == 0 && b1 == g->kw) return (int32_t)taps * g->c;
+    if (L->pad_mode == 0) return (int32_t)((a1 - a0) * (b1 - b0)) * cg;
+    if (a0 == 0 && a1 == g->kh && b0 == 0 && b1 == g->kw) return (int32_t)taps * cg;
     for (a = 0; a < g->kh; ++a) { /* one padding: the taps outside add popcount(kernel words) */
         for (b = 0; b < g->kw; ++b) {
             const int16_t *pc = L->tap_popcounts + ((size_t)block * taps + (size_t)(a * g->kw + b)) * BNN_BLOCK;
@@ -66,7 +93,7 @@ static inline int32_t bnn_mcu_pixel_k(const struct bnn_bconv2d *L, int block, in
             for (l = 0; l < BNN_BLOCK; ++l) d[l] += pc[l];
         }
     }
-    return (int32_t)taps * g->c;
+    return (int32_t)taps * cg;
 }
 
 /* The 16 flip flags of block `block` as a bit mask. */
@@ -120,11 +147,12 @@ static inline void bnn_mcu_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
                                    const float *other, void *y, uint32_t *y_mask)
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)g->c);
+    const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)(g->c / g->groups)); /* per kernel tap */
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
-    const int dense = g->oh * g->ow == 1 && !g->pt && !g->pl && g->kh == g->h && g->kw == g->w;
+    const int dense = g->groups == 1 && g->oh * g->ow == 1 && !g->pt && !g->pl && g->kh == g->h && g->kw == g->w;
+    const int depthwise = g->groups > 1 && g->c == g->groups && g->o == g->groups;
     int block, i, j, a0, a1, b0, b1;
-    if (g->groups != 1 || x_mask) {
+    if ((g->groups != 1 && !depthwise) || x_mask) {
         bnn_ref_bconv2d(L, x, x_mask, other, y, y_mask);
         return;
     }
@@ -141,7 +169,8 @@ static inline void bnn_mcu_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
                     k = (int32_t)taps * g->c;
                 } else {
                     bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
-                    bnn_mcu_pixel_sums(L, x, kb, i, j, a0, a1, b0, b1, d[0]);
+                    if (depthwise) bnn_mcu_depthwise_sums(L, x, kb, i, j, block, a0, a1, b0, b1, d[0]);
+                    else bnn_mcu_pixel_sums(L, x, kb, i, j, a0, a1, b0, b1, d[0]);
                     k = bnn_mcu_pixel_k(L, block, a0, a1, b0, b1, d[0]);
                 }
                 bnn_mcu_store(&L->out, &tile, flipped, k, d, other, y, y_mask);
