@@ -89,6 +89,78 @@ static inline __attribute__((always_inline)) void bnn_csa_triple16(struct bnn_cs
 }
 #endif
 
+#if (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__)) && defined(__thumb2__) && defined(__GNUC__) && \
+    !defined(BNN_CSA_C_ONLY)
+#include <stddef.h>
+#include <stdint.h>
+#define BNN_CSA_HAVE_TRIPLES
+struct bnn_csa_frame;
+struct bnn_csa_masks;
+/*
+ * Armv7-M (Thumb-2): bnn_csa_triples as one loop in assembly. A lane is the
+ * lane of bnn_csa_triple (bnn_opt_mcu.h) in 28 instructions: 3 loads, 3 XORs,
+ * the carry-save adder (5), two nibble counts (5 each: the masks are
+ * immediates, the shifts ride on the second operand), ones + 2 twos (1), the
+ * byte counts (3), the lane's byte sums in the frame (3). The compiler spends
+ * as many on the lanes but about 30 more per triple on the input words and
+ * pointers it spills around them; here they stay in registers.
+ */
+#define BNN_M4_LANE(lane)                                                                                 \
+    "ldr  %[b], [%[k], %[k1]]\n\t"                                                                      \
+    "ldr  %[c], [%[k], %[k2]]\n\t"                                                                      \
+    "ldr  %[a], [%[k]], #4\n\t"                                                                         \
+    "eor  %[a], %[a], %[x0]\n\t"                                                                        \
+    "eor  %[b], %[b], %[x1]\n\t"                                                                        \
+    "eor  %[c], %[c], %[x2]\n\t"                                                                        \
+    "eor  %[t], %[a], %[b]\n\t" /* carry-save adder: t = a ^ b ^ c (ones), a = majority (twos) */      \
+    "and  %[a], %[a], %[b]\n\t"                                                                         \
+    "and  %[u], %[t], %[c]\n\t"                                                                         \
+    "eor  %[t], %[t], %[c]\n\t"                                                                         \
+    "orr  %[a], %[a], %[u]\n\t"                                                                         \
+    "and  %[u], %[t], #0xAAAAAAAA\n\t" /* 2-bit counts */                                              \
+    "sub  %[t], %[t], %[u], lsr #1\n\t"                                                                 \
+    "and  %[u], %[a], #0xAAAAAAAA\n\t"                                                                  \
+    "sub  %[a], %[a], %[u], lsr #1\n\t"                                                                 \
+    "and  %[u], %[t], #0xCCCCCCCC\n\t" /* 4-bit counts */                                              \
+    "and  %[t], %[t], #0x33333333\n\t"                                                                  \
+    "add  %[t], %[t], %[u], lsr #2\n\t"                                                                 \
+    "and  %[u], %[a], #0xCCCCCCCC\n\t"                                                                  \
+    "and  %[a], %[a], #0x33333333\n\t"                                                                  \
+    "add  %[a], %[a], %[u], lsr #2\n\t"                                                                 \
+    "add  %[t], %[t], %[a], lsl #1\n\t" /* ones + 2 twos */                                            \
+    "and  %[u], %[t], #0xF0F0F0F0\n\t" /* 8-bit counts */                                              \
+    "and  %[t], %[t], #0x0F0F0F0F\n\t"                                                                  \
+    "add  %[t], %[t], %[u], lsr #4\n\t"                                                                 \
+    "ldr  %[u], [%[f], #" #lane "]\n\t"                                                                 \
+    "add  %[u], %[u], %[t]\n\t"                                                                         \
+    "str  %[u], [%[f], #" #lane "]\n\t"
+
+static inline __attribute__((always_inline)) void bnn_csa_triples(struct bnn_csa_frame *f, const uint32_t *x,
+                                                                  ptrdiff_t x_row, const uint32_t *k, ptrdiff_t kr_row,
+                                                                  int n, const struct bnn_csa_masks *m)
+{
+    uint32_t a, b, c, t, u, x0, x1, x2;
+    const uint32_t *const k_end = k + (ptrdiff_t)n * 16; /* the lanes move k on by 16 words a triple */
+    const int32_t k1 = (int32_t)(kr_row * 4), k2 = (int32_t)(kr_row * 8), xr = (int32_t)(x_row * 4);
+    (void)m;
+    if (n <= 0) return;
+    __asm__ volatile("1:\n\t"
+                     "ldr  %[x1], [%[x], %[xr]]\n\t" /* word r of the three input rows */
+                     "ldr  %[x2], [%[x], %[xr], lsl #1]\n\t"
+                     "ldr  %[x0], [%[x]], #4\n\t"
+                     BNN_M4_LANE(24) BNN_M4_LANE(28) BNN_M4_LANE(32) BNN_M4_LANE(36) BNN_M4_LANE(40) BNN_M4_LANE(44)
+                     BNN_M4_LANE(48) BNN_M4_LANE(52) BNN_M4_LANE(56) BNN_M4_LANE(60) BNN_M4_LANE(64) BNN_M4_LANE(68)
+                     BNN_M4_LANE(72) BNN_M4_LANE(76) BNN_M4_LANE(80) BNN_M4_LANE(84)
+                     "ldr  %[t], %[end]\n\t"
+                     "cmp  %[k], %[t]\n\t"
+                     "bne  1b\n\t"
+                     : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0),
+                       [x1] "=&r"(x1), [x2] "=&r"(x2), [k] "+r"(k), [x] "+r"(x)
+                     : [f] "r"(f), [k1] "r"(k1), [k2] "r"(k2), [xr] "r"(xr), [end] "m"(k_end)
+                     : "memory", "cc");
+}
+#endif
+
 #include "bnn_opt_mcu.h"
 
 #endif

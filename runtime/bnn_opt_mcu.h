@@ -163,22 +163,21 @@ BNN_CSA_INLINE uint32_t bnn_csa_pair(uint32_t a, uint32_t b, const struct bnn_cs
     return bnn_csa_bytes(bnn_csa_nibbles(a ^ b, m) + 2u * bnn_csa_nibbles(a & b, m), m);
 }
 
-/* The 16 lanes' byte counts into their sums (or, fresh, as their sums), before any byte could pass 255. */
-BNN_CSA_INLINE void bnn_csa_flush(uint32_t bytes[BNN_BLOCK], int32_t acc[BNN_BLOCK], int fresh)
+/* The 16 lanes' byte counts into their sums (or, fresh, as their sums), before any byte could pass 255;
+ * `again`: the byte counts start over (not after the pixel's last words). */
+BNN_CSA_INLINE void bnn_csa_flush(uint32_t bytes[BNN_BLOCK], int32_t acc[BNN_BLOCK], int fresh, int again)
 {
     int l;
     if (fresh) {
         BNN_CSA_UNROLL
-        for (l = 0; l < BNN_BLOCK; ++l) {
-            acc[l] = bnn_csa_add_bytes(0, bytes[l]);
-            bytes[l] = 0;
-        }
+        for (l = 0; l < BNN_BLOCK; ++l) acc[l] = bnn_csa_add_bytes(0, bytes[l]);
     } else {
         BNN_CSA_UNROLL
-        for (l = 0; l < BNN_BLOCK; ++l) {
-            acc[l] = bnn_csa_add_bytes(acc[l], bytes[l]);
-            bytes[l] = 0;
-        }
+        for (l = 0; l < BNN_BLOCK; ++l) acc[l] = bnn_csa_add_bytes(acc[l], bytes[l]);
+    }
+    if (again) {
+        BNN_CSA_UNROLL
+        for (l = 0; l < BNN_BLOCK; ++l) bytes[l] = 0;
     }
 }
 
@@ -207,12 +206,32 @@ BNN_CSA_INLINE void bnn_csa_triple16(struct bnn_csa_frame *f, const uint32_t *k0
 }
 #endif
 
+#ifndef BNN_CSA_HAVE_TRIPLES
+/*
+ * n triples along a row: for r < n, bytes[l] += the byte counts of word r of
+ * the three input rows x, x + x_row, x + 2 x_row against the kernel words
+ * k + 16 r (+ kr_row, + 2 kr_row) of the 16 lanes. At most 10 triples
+ * between flushes (each byte count <= 24 per triple, 240 in all).
+ */
+BNN_CSA_INLINE void bnn_csa_triples(struct bnn_csa_frame *f, const uint32_t *x, ptrdiff_t x_row, const uint32_t *k,
+                                    ptrdiff_t kr_row, int n, const struct bnn_csa_masks *m)
+{
+    int r;
+    for (r = 0; r < n; ++r, k += BNN_BLOCK) {
+        f->x[0] = x[r];
+        f->x[1] = x[x_row + r];
+        f->x[2] = x[2 * x_row + r];
+        bnn_csa_triple16(f, k, k + kr_row, k + 2 * kr_row, m);
+    }
+}
+#endif
+
 /*
  * One pixel: acc[l] += sum_{a < na} sum_{r < run} popcount(x[a*x_row + r] XOR k[(a*k_row + r)*16 + l])
 * for the 16 lanes l (acc[l] = the sum when `fresh`). Each input word is loaded once for all 16 lanes. Words go
  * in triples: the same word of three kernel rows (a 3x3 kernel has no other
  * kind), then along the rows left over (their last one or two words in a pair
- * or alone). Byte counts are summed into acc after at most 31 words.
+ * or alone). Byte counts are summed into acc after at most 10 steps (30 words).
  */
 BNN_CSA_INLINE void bnn_csa_pixel(const uint32_t *x, ptrdiff_t x_row, const uint32_t *k, ptrdiff_t k_row, int na,
                                   int run, int fresh, const struct bnn_csa_masks *m, int32_t acc[BNN_BLOCK])
@@ -220,7 +239,7 @@ BNN_CSA_INLINE void bnn_csa_pixel(const uint32_t *x, ptrdiff_t x_row, const uint
     const ptrdiff_t kr_row = k_row * BNN_BLOCK;
     struct bnn_csa_frame f;
     uint32_t *const bytes = f.bytes;
-    int a, l, r, counted = 0; /* words in `bytes` */
+    int a, l, r, counted = 0; /* steps (triples, or a row's last words) in `bytes`: at most 10, <= 24 each */
     f.mask[0] = 0x55555555u;
     f.mask[1] = 0x33333333u;
     f.mask[2] = 0x0F0F0F0Fu;
@@ -228,24 +247,25 @@ BNN_CSA_INLINE void bnn_csa_pixel(const uint32_t *x, ptrdiff_t x_row, const uint
     for (l = 0; l < BNN_BLOCK; ++l) bytes[l] = 0;
     for (a = 0; a + 3 <= na; a += 3) { /* rows a, a+1, a+2: word r of each */
         const uint32_t *xr = x + a * x_row, *kr = k + a * kr_row;
-        for (r = 0; r < run; ++r, kr += BNN_BLOCK) {
-            if (counted > 28) {
-                bnn_csa_flush(bytes, acc, fresh);
+        for (r = 0; r < run;) {
+            int n = run - r;
+            if (counted == 10) {
+                bnn_csa_flush(bytes, acc, fresh, 1);
                 counted = fresh = 0;
             }
-            f.x[0] = xr[r];
-            f.x[1] = xr[x_row + r];
-            f.x[2] = xr[2 * x_row + r];
-            bnn_csa_triple16(&f, kr, kr + kr_row, kr + 2 * kr_row, m);
-            counted += 3;
+            if (n > 10 - counted) n = 10 - counted;
+            bnn_csa_triples(&f, xr + r, x_row, kr, kr_row, n, m);
+            r += n;
+            kr += n * BNN_BLOCK;
+            counted += n;
         }
     }
     for (; a < na; ++a) { /* the rows left: along the row */
         const uint32_t *xr = x + a * x_row, *const end = xr + run;
         const uint32_t *kr = k + a * kr_row;
         for (; xr < end; xr += 3, kr += 3 * BNN_BLOCK) {
-            if (counted > 28) {
-                bnn_csa_flush(bytes, acc, fresh);
+            if (counted == 10) {
+                bnn_csa_flush(bytes, acc, fresh, 1);
                 counted = fresh = 0;
             }
             if (end - xr >= 3) {
@@ -268,10 +288,10 @@ BNN_CSA_INLINE void bnn_csa_pixel(const uint32_t *x, ptrdiff_t x_row, const uint
                     BNN_CSA_LANE_BARRIER();
                 }
             }
-            counted += 3;
+            ++counted;
         }
     }
-    bnn_csa_flush(bytes, acc, fresh);
+    bnn_csa_flush(bytes, acc, fresh, 0);
 }
 
 /*

@@ -75,14 +75,14 @@ static inline void bnn_mcu_depthwise_sums(const struct bnn_bconv2d *L, const uin
 }
 
 /*
- * K of one pixel whose taps inside the input are [a0, a1) x [b0, b1), so that
+ * K of one pixel (cg channels per group) whose taps inside the input are [a0, a1) x [b0, b1), so that
  * y = K - 2 d; for one padding, d gains the popcounts of the taps outside.
  */
-static inline int32_t bnn_mcu_pixel_k(const struct bnn_bconv2d *L, int block, int a0, int a1, int b0, int b1,
+static inline int32_t bnn_mcu_pixel_k(const struct bnn_bconv2d *L, int cg, int block, int a0, int a1, int b0, int b1,
                                       int32_t d[BNN_BLOCK])
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const int taps = g->kh * g->kw, cg = g->c / g->groups;
+    const int taps = g->kh * g->kw;
     int l, a, b;
     if (L->pad_mode == 0) return (int32_t)((a1 - a0) * (b1 - b0)) * cg;
     if (a0 == 0 && a1 == g->kh && b0 == 0 && b1 == g->kw) return (int32_t)taps * cg;
@@ -139,6 +139,16 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
         }
         return;
     }
+    if (out->kind == BNN_OUT_FLOAT) { /* the chain on one pixel's 16 lanes, straight into the row */
+        const size_t at = t->pixel * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
+        float v[BNN_BLOCK], *row = (float *)y + at;
+        for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
+        bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
+        if (t->lanes == BNN_BLOCK) memcpy(row, v, sizeof v); /* a few block moves */
+        else
+            for (l = 0; l < t->lanes; ++l) row[l] = v[l];
+        return;
+    }
     for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
     bnn_mk_store_sums(out, t, d, other, y, y_mask);
 }
@@ -147,7 +157,8 @@ static inline void bnn_mcu_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
                                    const float *other, void *y, uint32_t *y_mask)
 {
     const struct bnn_conv_geometry *g = &L->g;
-    const int taps = g->kh * g->kw, words = (int)BNN_WORDS((size_t)(g->c / g->groups)); /* per kernel tap */
+    const int taps = g->kh * g->kw, cg = g->c / g->groups; /* channels per group */
+    const int words = (int)BNN_WORDS((size_t)cg);          /* per kernel tap */
     const int blocks = (g->o + BNN_BLOCK - 1) / BNN_BLOCK;
     const int dense = g->groups == 1 && g->oh * g->ow == 1 && !g->pt && !g->pl && g->kh == g->h && g->kw == g->w;
     const int depthwise = g->groups > 1 && g->c == g->groups && g->o == g->groups;
@@ -159,19 +170,25 @@ static inline void bnn_mcu_bconv2d(const struct bnn_bconv2d *L, const uint32_t *
     for (block = 0; block < blocks; ++block) {
         const uint32_t *kb = L->kernel + (size_t)block * taps * words * BNN_BLOCK;
         const uint32_t flipped = L->out.kind == BNN_OUT_BITS ? bnn_mcu_flips(&L->out, block) : 0u;
+        struct bnn_tile tile = bnn_tile_at(g, 0, 0, 1, block);
         for (i = 0; i < g->oh; ++i) {
             bnn_tap_range(i, g->sh, g->dh, g->pt, g->h, g->kh, &a0, &a1);
-            for (j = 0; j < g->ow; ++j) {
+            for (j = 0; j < g->ow; ++j, ++tile.pixel) {
                 int32_t d[1][BNN_BLOCK], k;
-                const struct bnn_tile tile = bnn_tile_at(g, i, j, 1, block);
+                const int column = j * g->sw - g->pl; /* input column of tap 0 */
                 if (dense) { /* the whole input is one run, as is the kernel */
                     bnn_mcu_xor_popcount16(x, 0, kb, 0, 1, taps * words, 1, d[0]);
                     k = (int32_t)taps * g->c;
                 } else {
-                    bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
+                    if (column >= 0 && column + (g->kw - 1) * g->dw < g->w) { /* every tap column inside */
+                        b0 = 0;
+                        b1 = g->kw;
+                    } else {
+                        bnn_tap_range(j, g->sw, g->dw, g->pl, g->w, g->kw, &b0, &b1);
+                    }
                     if (depthwise) bnn_mcu_depthwise_sums(L, x, kb, i, j, block, a0, a1, b0, b1, d[0]);
                     else bnn_mcu_pixel_sums(L, x, kb, i, j, a0, a1, b0, b1, d[0]);
-                    k = bnn_mcu_pixel_k(L, block, a0, a1, b0, b1, d[0]);
+                    k = bnn_mcu_pixel_k(L, cg, block, a0, a1, b0, b1, d[0]);
                 }
                 bnn_mcu_store(&L->out, &tile, flipped, k, d, other, y, y_mask);
             }
