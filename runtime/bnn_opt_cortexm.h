@@ -21,16 +21,15 @@ struct bnn_csa_masks;
 /*
  * Armv6-M (Thumb-1): eight registers take part in logic, every operation has
  * two operands. The 16 lanes of a triple in assembly, one lane after another
- * on exactly eight registers: the kernel pointer (k, moving one lane per
- * step, rows k1 and k2 bytes further), the frame (masks, the three input
- * words, the byte counts) and four working registers. 43 instructions a lane
- * where the compiler spends about 80 (it keeps the masks in registers).
+ * on exactly eight registers: the three kernel rows (k, k1, k2: the lane's
+ * word at an immediate offset), the frame (masks, the three input words, the
+ * byte counts) and four working registers. 42 instructions a lane where the
+ * compiler spends about 80 (it keeps the masks in registers).
  */
 #define BNN_M0_LANE(lane)                                                                                 \
-    "ldr  %[a], [%[k]]\n\t"                                                                             \
-    "ldr  %[b], [%[k], %[k1]]\n\t"                                                                      \
-    "ldr  %[c], [%[k], %[k2]]\n\t"                                                                      \
-    "adds %[k], #4\n\t"                                                                                 \
+    "ldr  %[a], [%[k], #" #lane "-24]\n\t" /* the lane's kernel word in the three rows */              \
+    "ldr  %[b], [%[k1], #" #lane "-24]\n\t"                                                             \
+    "ldr  %[c], [%[k2], #" #lane "-24]\n\t"                                                             \
     "ldr  %[t], [%[f], #12]\n\t"                                                                        \
     "eors %[a], %[t]\n\t"                                                                               \
     "ldr  %[t], [%[f], #16]\n\t"                                                                        \
@@ -76,15 +75,13 @@ static inline __attribute__((always_inline)) void bnn_csa_triple16(struct bnn_cs
                                                                    const struct bnn_csa_masks *m)
 {
     uint32_t a, b, c, t;
-    const uint32_t *k = k0;
-    const int32_t r1 = (int32_t)((const char *)k1 - (const char *)k0), r2 = (int32_t)((const char *)k2 - (const char *)k0);
     (void)m;
     /* GCC assembles inline Thumb-1 code in divided syntax; these lanes are written in unified syntax */
     __asm__ volatile(".syntax unified\n\t" BNN_M0_LANE(24) BNN_M0_LANE(28) BNN_M0_LANE(32) BNN_M0_LANE(36) BNN_M0_LANE(40) BNN_M0_LANE(44)
                      BNN_M0_LANE(48) BNN_M0_LANE(52) BNN_M0_LANE(56) BNN_M0_LANE(60) BNN_M0_LANE(64) BNN_M0_LANE(68)
                      BNN_M0_LANE(72) BNN_M0_LANE(76) BNN_M0_LANE(80) BNN_M0_LANE(84) ".syntax divided\n\t"
-                     : [a] "=&l"(a), [b] "=&l"(b), [c] "=&l"(c), [t] "=&l"(t), [k] "+l"(k)
-                     : [f] "l"(f), [k1] "l"(r1), [k2] "l"(r2)
+                     : [a] "=&l"(a), [b] "=&l"(b), [c] "=&l"(c), [t] "=&l"(t)
+                     : [f] "l"(f), [k] "l"(k0), [k1] "l"(k1), [k2] "l"(k2)
                      : "memory", "cc");
 }
 #endif

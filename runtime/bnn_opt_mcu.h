@@ -70,7 +70,7 @@ BNN_CSA_INLINE int32_t bnn_csa_add_bytes(int32_t acc, uint32_t v)
 BNN_CSA_INLINE int32_t bnn_csa_add_bytes(int32_t acc, uint32_t v)
 {
     v = (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu); /* two halfwords, each <= 2 * 255 */
-    return acc + (int32_t)((v + (v >> 16)) & 0xFFFFu);
+    return acc + (int32_t)((v + (v << 16)) >> 16);     /* their sum, in the upper halfword */
 }
 #endif
 

@@ -144,9 +144,12 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
         float v[BNN_BLOCK], *row = (float *)y + at;
         for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
         bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
-        if (t->lanes == BNN_BLOCK) memcpy(row, v, sizeof v); /* a few block moves */
-        else
+        if (t->lanes == BNN_BLOCK) {
+            BNN_CSA_UNROLL
+            for (l = 0; l < BNN_BLOCK; ++l) row[l] = v[l];
+        } else {
             for (l = 0; l < t->lanes; ++l) row[l] = v[l];
+        }
         return;
     }
     for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
