@@ -12,13 +12,18 @@
  *   __AVX2__                        x86-64 AVX2 (bnn_opt_avx2.h)
  *   __x86_64__ (SSE2)               any other x86-64: SSE2 is in its baseline (bnn_opt_sse2.h)
  *   __aarch64__ and __ARM_NEON      AArch64 NEON (bnn_opt_neon.h)
+ *   __ARM_ARCH_6M__, __ARM_ARCH_7M__, __ARM_ARCH_7EM__
+ *                                   Cortex-M (bnn_opt_cortexm.h)
+ *   __riscv, 32-bit                 RV32 with or without Zbb (bnn_opt_riscv.h)
  *   anything else                   the portable fast kernels
  *
  * An instruction-set header supplies micro-kernels (the innermost loops:
  * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h supplies
  * whatever a header leaves out, and bnn_opt_driver.h is the walk over a layer
- * they all share. Every variant is
- * tested bit for bit against the reference (tests/test_kernel_variants.py).
+ * they all share; the microcontroller headers (BNN_MCU_KERNELS) run binary
+ * layers through bnn_opt_mcu_walk.h instead. Every variant is tested bit for
+ * bit against the reference (tests/test_kernel_variants.py; on the cores
+ * under QEMU, tests/test_mcu_kernels.py).
  * To add one: a header with the micro-kernels it improves, one #elif below.
  */
 #ifndef BNN_KERNELS_H

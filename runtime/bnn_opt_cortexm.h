@@ -1,3 +1,12 @@
+/*
+ * bnn_opt_cortexm.h -- binary layers on Cortex-M (bnn_opt_mcu_walk.h walks
+ * them one output pixel at a time; bnn_opt_mcu.h counts bits with carry-save
+ * adders). Armv6-M (M0/M0+) and Armv7-M (M3/M4/M7) replace the innermost
+ * steps of bnn_opt_mcu.h with assembly, where the compiler's register
+ * allocation costs the most; -DBNN_CSA_C_ONLY keeps the C. The assembly is
+ * checked bit for bit against the reference kernels on both cores under
+ * QEMU (tests/test_mcu_kernels.py).
+ */
 #ifndef BNN_OPT_CORTEXM_H
 #define BNN_OPT_CORTEXM_H
 #define BNN_MCU_KERNELS

@@ -1,7 +1,19 @@
+/*
+ * bnn_opt_riscv.h -- binary layers on 32-bit RISC-V (bnn_opt_mcu_walk.h walks
+ * them one output pixel at a time).
+ *
+ * With Zbb: `cpop` counts a word in one instruction, so the micro-kernel is a
+ * plain XOR + cpop + add per word and output channel, 16 channels side by
+ * side (each input word loaded once for all of them). The empty asm after
+ * every 4 lanes keeps GCC from interleaving all 16 lanes' loads (it then runs
+ * out of registers and spills the sums). Out of line: one copy, called once per
+ * pixel and block.
+ * Without Zbb: the carry-save popcount of bnn_opt_mcu.h, one lane at a time.
+ */
 #ifndef BNN_OPT_RISCV_H
 #define BNN_OPT_RISCV_H
 #define BNN_MCU_KERNELS
-#if defined(__riscv_zbb)
+#if defined(__riscv_zbb) && defined(__GNUC__)
 #define BNN_KERNELS "riscv32-zbb"
 #include <stddef.h>
 #include "bnn_layer.h"
