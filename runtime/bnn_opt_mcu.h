@@ -201,7 +201,10 @@ BNN_CSA_INLINE void bnn_csa_triple16(struct bnn_csa_frame *f, const uint32_t *k0
     BNN_CSA_UNROLL
     for (l = 0; l < BNN_BLOCK; ++l) {
         f->bytes[l] += bnn_csa_triple(x0 ^ k0[l], x1 ^ k1[l], x2 ^ k2[l], m);
-        if (l % BNN_CSA_GROUP == BNN_CSA_GROUP - 1) BNN_CSA_LANE_BARRIER();
+#if BNN_CSA_GROUP > 1
+        if (l % BNN_CSA_GROUP != BNN_CSA_GROUP - 1) continue;
+#endif
+        BNN_CSA_LANE_BARRIER();
     }
 }
 #endif

@@ -38,12 +38,13 @@ static inline void bnn_mcu_pixel_sums(const struct bnn_bconv2d *L, const uint32_
     const uint32_t *xt = x + ((ptrdiff_t)(i * g->sh - g->pt + a0 * g->dh) * g->w + (j * g->sw - g->pl + b0 * g->dw)) *
                                  words;
     const uint32_t *kt = kb + (size_t)(a0 * g->kw + b0) * words * BNN_BLOCK;
-    int b, l;
     if (a1 <= a0 || b1 <= b0) {
+        int l;
         for (l = 0; l < BNN_BLOCK; ++l) d[l] = 0;
     } else if (g->dw == 1) {
         bnn_mcu_xor_popcount16(xt, x_row, kt, k_row, a1 - a0, (b1 - b0) * words, 1, d);
     } else {
+        int b;
         for (b = b0; b < b1; ++b, xt += (ptrdiff_t)g->dw * words, kt += (size_t)words * BNN_BLOCK)
             bnn_mcu_xor_popcount16(xt, x_row, kt, k_row, a1 - a0, words, b == b0, d);
     }
