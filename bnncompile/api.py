@@ -75,9 +75,13 @@ class CompiledModel:
     # what it does ------------------------------------------------------------------
     def run(self, x) -> np.ndarray:
         """The C's outputs for a batch shaped like the ONNX input (any batch
-        size), one row per sample (like hls4ml's `predict`)."""
+        size), one row per sample (like hls4ml's `predict`). A model with several
+        inputs takes a list of batches (one per input) or their samples flattened
+        one after another; several outputs come back flattened the same way."""
         if self._native is None:
             self._native = NativeModel(self.compiled.files, self.compiled.plan)
+        if isinstance(x, (list, tuple)):
+            x = np.concatenate([np.asarray(v, np.float32).reshape(len(v), -1) for v in x], axis=1)
         return self._native.run(np.asarray(x, dtype=np.float32))
 
     def verify(self, inputs=None, samples: int = 100):
@@ -202,7 +206,7 @@ def write_golden_program(compiled: Compiled, model_path, x: np.ndarray, out_dir,
         require_fit(Fit(need, board))  # the board's memory or the user's budget
         require_fit(Fit(need, emulated(board)))  # and the QEMU board the program runs on
     reference = Reference(model_path)
-    y = reference.run(x)[reference.model.output_names[0]]
+    y = reference.outputs(reference.run(x))
     if need is not None:
         require_program_fit(need, emulated(board), x, y)
     return write_golden(compiled.files, compiled.plan.name, x, y, out_dir, board, ATOL, RTOL,

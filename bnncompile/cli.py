@@ -142,7 +142,7 @@ def sample_inputs(args, compiled):
     from .inputs import load_inputs, random_samples
     from .limits import SAMPLES
 
-    shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
+    shape = compiled.graph.sample_shape
     if args.inputs:
         samples, note = load_inputs(args.inputs, shape)
         if note:
@@ -179,7 +179,7 @@ def cmd_compile(args) -> int:
     written = write_compiled(compiled, args.output, layout=args.layout, force=args.force)
     print(f"wrote {', '.join(sorted(written))} to {args.output}/ "
           f"({len(compiled.plan.steps)} steps, arena {compiled.plan.arena_bytes} bytes, "
-          f"input {g.tensors[g.inputs[0]].shape}, output {g.tensors[g.outputs[0]].shape})")
+          f"input {compiled.plan.input_shape}, output {compiled.plan.output_shape})")
     return 0
 
 

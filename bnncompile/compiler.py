@@ -62,7 +62,8 @@ def compile_to_memory(path: str | Path, name: str | None = None) -> Compiled:
 
 # Note kinds that mean "a layer meant to be binary is not" (--require-binary refuses
 # them), with what the layer became.
-NOT_BINARY = {"not-binary": "real kernel", "ternary": "ternary activation"}
+NOT_BINARY = {"not-binary": "real kernel", "ternary": "ternary activation",
+              "ste-real": "straight-through arithmetic computed in float"}
 
 
 def refuse_non_binary(graph: ir.Graph) -> None:

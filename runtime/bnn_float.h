@@ -83,6 +83,39 @@ static inline void bnn_channel_op(const float *x, size_t n, const float *c, size
     for (i = 0; i < n; i += c_len) bnn_channel_row(x + i, c_len, c, kind, y + i); /* n: a multiple of c_len */
 }
 
+/*
+ * y = a (op) b between two tensors with broadcasting (ONNX, numpy): y has
+ * `rank` axes of sizes dims[]; a_step[k] and b_step[k] are the strides of a
+ * and b along axis k, in elements (0 along an axis it broadcasts). One
+ * rounding per element (kind: BNN_ADD, BNN_SUB, BNN_MUL or BNN_DIV). Rank at
+ * most 5; y may equal a when a does not broadcast.
+ */
+static inline void bnn_arith(const float *a, const float *b, enum bnn_channel_kind kind, int rank, const int *dims,
+                             const int *a_step, const int *b_step, float *y)
+{
+    int idx[5] = {0, 0, 0, 0, 0};
+    size_t n = 1, i, ia = 0, ib = 0;
+    int k;
+    for (k = 0; k < rank; ++k) n *= (size_t)dims[k];
+    for (i = 0; i < n; ++i) {
+        const float u = a[ia], v = b[ib];
+        switch (kind) {
+        case BNN_SUB: y[i] = u - v; break;
+        case BNN_MUL: y[i] = u * v; break;
+        case BNN_DIV: y[i] = u / v; break;
+        default: y[i] = u + v; break;
+        }
+        for (k = rank - 1; k >= 0; --k) { /* the next index, last axis fastest */
+            ia += (size_t)a_step[k];
+            ib += (size_t)b_step[k];
+            if (++idx[k] < dims[k]) break;
+            ia -= (size_t)a_step[k] * (size_t)dims[k];
+            ib -= (size_t)b_step[k] * (size_t)dims[k];
+            idx[k] = 0;
+        }
+    }
+}
+
 /* Exact: every accumulator is an integer of magnitude below 2^24. */
 static inline void bnn_int_to_float(const int32_t *x, size_t n, float *y)
 {
@@ -100,6 +133,16 @@ static inline void bnn_relu(const float *x, size_t n, float *y)
 {
     size_t i;
     for (i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/*
+ * ONNX PRelu and LeakyRelu as onnxruntime computes them: x itself where x >= 0
+ * (so -0 stays -0), else x * s[i % s_len], one rounding. y may equal x.
+ */
+static inline void bnn_prelu(const float *x, size_t n, const float *s, size_t s_len, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] >= 0.0f ? x[i] : x[i] * s[i % s_len];
 }
 
 static inline void bnn_clip(const float *x, size_t n, float lo, float hi, float *y)

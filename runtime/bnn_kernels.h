@@ -30,6 +30,7 @@
 #define BNN_KERNELS_H
 
 #include "bnn_ref_conv.h"
+#include "bnn_ref_conv3d.h"
 #include "bnn_ref_dense.h"
 
 #if defined(BNN_REFERENCE_KERNELS)
@@ -86,6 +87,18 @@ static inline void bnn_fconv2d(const struct bnn_fconv2d *layer, const float *x, 
 #else
     bnn_opt_fconv2d(layer, x, other, y);
 #endif
+}
+
+/* 3-D convolutions (bnn_ref_conv3d.h): the reference kernels on every target. */
+static inline void bnn_bconv3d(const struct bnn_bconv3d *layer, const uint32_t *x, const uint32_t *x_mask, void *y,
+                               uint32_t *y_mask)
+{
+    bnn_ref_bconv3d(layer, x, x_mask, y, y_mask);
+}
+
+static inline void bnn_fconv3d(const struct bnn_fconv3d *layer, const float *x, void *y, uint32_t *y_mask)
+{
+    bnn_ref_fconv3d(layer, x, y, y_mask);
 }
 
 /* Thresholds of a tensor into packed bits (bnn_bits.h). */

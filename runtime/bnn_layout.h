@@ -1,6 +1,7 @@
 /*
- * bnn_layout.h -- moving real values around: transpose, concatenation,
- * padding, and the sum of two tensors (residual shortcuts).
+ * bnn_layout.h -- moving values around: transpose, concatenation, padding,
+ * zero-stuffing (transposed convolutions), and the sum of two tensors
+ * (residual shortcuts).
  */
 #ifndef BNN_LAYOUT_H
 #define BNN_LAYOUT_H
@@ -55,6 +56,63 @@ static inline void bnn_pad_hw(const float *x, int h, int w, int c, int pt, int p
                 const int inside = i >= pt && i < pt + h && j >= pl && j < pl + w;
                 y[((size_t)i * yw + j) * c + ch] = inside ? x[((size_t)(i - pt) * w + (j - pl)) * c + ch] : value;
             }
+}
+
+/*
+ * Zero-stuffing, the input of a transposed convolution written as an ordinary
+ * convolution: output pixel (i, j) of an (oh, ow) map is input pixel
+ * ((i - pt) / sh, (j - pl) / sw) when both divisions are exact and land inside
+ * the (h, w) input, else zero. pt and pl may be negative (cropping).
+ */
+static inline int bnn_stuffed_source(int i, int pad, int stride, int size)
+{
+    const int k = i - pad;
+    return k >= 0 && k % stride == 0 && k / stride < size ? k / stride : -1;
+}
+
+/* Real values: a zero pixel is c zeros. */
+static inline void bnn_stuff_float(const float *x, int h, int w, int c, int sh, int sw, int pt, int pl, int oh,
+                                   int ow, float *y)
+{
+    int i, j, ch;
+    for (i = 0; i < oh; ++i) {
+        const int u = bnn_stuffed_source(i, pt, sh, h);
+        for (j = 0; j < ow; ++j) {
+            const int v = bnn_stuffed_source(j, pl, sw, w);
+            float *out = y + ((size_t)i * ow + j) * c;
+            for (ch = 0; ch < c; ++ch) out[ch] = u >= 0 && v >= 0 ? x[((size_t)u * w + v) * c + ch] : 0.0f;
+        }
+    }
+}
+
+/*
+ * Packed values (bnn_bits.h): the output is ternary; a zero pixel has sign and
+ * mask words 0, a copied pixel keeps its sign words and takes its mask words
+ * from x_mask (a ternary input) or all ones but the tail bits (a bipolar one).
+ */
+static inline void bnn_stuff_bits(const uint32_t *x, const uint32_t *x_mask, int h, int w, int c, int sh, int sw,
+                                  int pt, int pl, int oh, int ow, uint32_t *y, uint32_t *y_mask)
+{
+    const size_t words = ((size_t)c + 31u) / 32u;
+    int i, j;
+    size_t q;
+    for (i = 0; i < oh; ++i) {
+        const int u = bnn_stuffed_source(i, pt, sh, h);
+        for (j = 0; j < ow; ++j) {
+            const int v = bnn_stuffed_source(j, pl, sw, w);
+            const size_t at = ((size_t)i * ow + j) * words;
+            for (q = 0; q < words; ++q) {
+                const uint32_t all = q == words - 1 && c % 32 ? (1u << (c % 32)) - 1u : 0xFFFFFFFFu;
+                if (u < 0 || v < 0) {
+                    y[at + q] = y_mask[at + q] = 0u;
+                } else {
+                    const size_t from = ((size_t)u * w + v) * words + q;
+                    y[at + q] = x[from];
+                    y_mask[at + q] = x_mask ? x_mask[from] : all;
+                }
+            }
+        }
+    }
 }
 
 static inline void bnn_add(const float *a, const float *b, size_t n, float *y)

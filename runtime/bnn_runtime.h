@@ -8,12 +8,14 @@
  *                     kernel layout, output transform
  *   bnn_ref_conv.h    reference convolutions and dense layers (XNOR/popcount,
  *                     BWN, real), NHWC, maths in comments
+ *   bnn_ref_conv3d.h  reference 3-D convolutions (the same maths with a depth axis)
  *   bnn_ref_dense.h   the BAN dense layer
  *   bnn_kernels.h     the seam: reference or fast kernels, by instruction set
  *   bnn_opt_*.h       the fast kernels: the driver (the walk over a layer), the
  *                     portable micro-kernels, SSE2, AVX2, AVX-512, NEON
- *   bnn_pool.h        max pooling on bits (AND), integers and floats; average pooling
- *   bnn_layout.h      transpose, concatenation, padding, residual sums
+ *   bnn_pool.h        max pooling on bits (AND), integers and floats; average and sum
+ *                     pooling; 2-D and 3-D
+ *   bnn_layout.h      transpose, concatenation, padding, zero-stuffing, residual sums
  * Generated model code is constant data plus calls into these functions.
  *
  * Floating-point contraction is off for everything after this point: a

@@ -66,6 +66,26 @@ def test_depthwise_binary_conv_and_max_pool_on_bits(tmp_path):
     assert compiled.graph.tensors[pool.output].domain == ir.Domain.BIPOLAR
 
 
+def test_max_pool_after_a_decreasing_batchnorm_stays_on_floats(tmp_path):
+    """conv -> batchnorm with negative gammas (PyTorch: constants of shape (C, 1, 1))
+    -> MaxPool: max does not commute with a decreasing chain, so the pool must not
+    move onto the accumulator (it did once: the check broadcast the constants
+    against the wrong axes and saw every chain as non-decreasing)."""
+    rng = np.random.default_rng(17)
+    b = GraphBuilder([3, 8, 8])
+    b.where_sign()
+    binary_conv(b, rng, 3, 6)
+    gamma, beta, mean, var = random_bn(rng, 6)
+    gamma[:3] = -np.abs(gamma[:3])
+    b.batchnorm(gamma, beta, mean, var)
+    b.node("MaxPool", [b.last], kernel_shape=[2, 2], strides=[2, 2])
+    b.where_sign()
+    binary_conv(b, rng, 6, 4)
+    compiled = check(b, tmp_path, rng, (3, 8, 8), samples=100)
+    pool = next(op for op in compiled.graph.ops if isinstance(op, ir.Pool2D))
+    assert compiled.graph.tensors[pool.inputs[0]].domain == ir.Domain.FLOAT
+
+
 def test_pooling_of_accumulators_and_floats_then_global_average(tmp_path):
     rng = np.random.default_rng(8)
     b = GraphBuilder([3, 8, 8])

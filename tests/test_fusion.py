@@ -94,7 +94,8 @@ def test_a_residual_chain_is_one_step_and_matches_onnxruntime(tmp_path):
     fused = [op for op in compiled.graph.ops if isinstance(op, ir.Fused)]
     chains = [[type(o).__name__ for o in op.chain] for op in fused if isinstance(op.layer, ir.Conv2D)
               and op.layer.packed_input]
-    assert chains == [["Cast", "Relu", "ChannelOp", "ChannelOp", "Add"]] * 2
+    # (a Reshape that keeps the channels moves no bytes and may join the chain too)
+    assert [[n for n in c if n != "Reshape"] for c in chains] == [["Cast", "Relu", "ChannelOp", "ChannelOp", "Add"]] * 2
     # nothing but the fused steps touches the sums: no int32 buffer in the plan
     assert all(compiled.graph.tensors[s.out].domain != ir.Domain.INT for s in compiled.plan.steps)
 

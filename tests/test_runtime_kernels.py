@@ -144,15 +144,26 @@ def test_softmax_and_log_softmax_close_to_numpy(kernels, log):
 from bnncompile import ir  # noqa: E402
 
 
+def pool_geometry(op, shape) -> np.ndarray:
+    """struct bnn_pool_geometry as the codegen writes it."""
+    from bnncompile.codegen.lowering import pool_geometry as geometry
+
+    x = ir.Tensor("x", shape, ir.Domain.FLOAT)
+    return np.array(geometry(x, op.output_tensor([x]), op), np.int32)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
 @pytest.mark.parametrize("ternary", [False, True])
 @pytest.mark.parametrize("some_min", [False, True])
-def test_max_and_average_pooling(kernels, ternary, some_min):
+def test_max_and_average_pooling(kernels, ternary, some_min, ceil_mode):
     ffi, lib = kernels
     rng = np.random.default_rng(12)
-    h, w, c = 7, 6, 37
-    op = ir.Pool2D(inputs=("x",), output="y", origin="t", kind="max", kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+    h, w, c = 8, 6, 37
+    op = ir.Pool2D(inputs=("x",), output="y", origin="t", kind="max", kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 0),
+                   ceil_mode=ceil_mode)
     oh, ow, _ = op.out_shape((h, w, c))
-    geometry = np.array([h, w, c, 3, 3, 2, 2, 1, 1, oh, ow], np.int32)
+    assert (oh, ow) == ((5, 3) if ceil_mode else (4, 3))  # ceil_mode adds a row whose window hangs over
+    geometry = pool_geometry(op, (h, w, c))
     x = rng.choice([-1, 1], (1, h, w, c))
     if ternary:
         x = x * rng.choice([0, 1], x.shape, p=[0.3, 0.7])
@@ -177,6 +188,99 @@ def test_max_and_average_pooling(kernels, ternary, some_min):
         avg = ir.Pool2D(**{**op.__dict__, "kind": "avg", "count_include_pad": bool(include)})
         lib.shim_avgpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), include, ptr(ffi, yf, "float"))
         np.testing.assert_allclose(yf, avg.reference(xf)[0], rtol=1e-6, atol=1e-6)
+    total = ir.Pool2D(**{**op.__dict__, "kind": "sum"})
+    lib.shim_sumpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), 0, ptr(ffi, yf, "float"))
+    np.testing.assert_allclose(yf, total.reference(xf)[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((4, 5, 6), (4, 5, 6)), ((4, 5, 6), (1, 1, 6)), ((1, 5, 1), (4, 5, 6)),
+                                             ((2, 3, 1, 4, 5), (2, 1, 6, 4, 1)), ((7,), (1,))])
+def test_arithmetic_between_tensors_broadcasts_like_numpy(kernels, a_shape, b_shape):
+    from bnncompile.codegen.lowering import KIND_ENUM
+
+    ffi, lib = kernels
+    rng = np.random.default_rng(len(a_shape) + sum(b_shape))
+    a = rng.normal(size=a_shape).astype(np.float32)
+    b = rng.normal(size=b_shape).astype(np.float32)
+    out = np.broadcast_shapes(a_shape, b_shape)
+
+    def steps(shape):
+        strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+        return np.where(np.array(shape) == 1, 0, strides).astype(np.int32)
+
+    enum = {"BNN_ADD": 0, "BNN_SUB": 1, "BNN_MUL": 3, "BNN_DIV": 4}  # enum bnn_channel_kind
+    for kind in ("add", "sub", "mul", "div"):
+        op = ir.Arith(inputs=("a", "b"), output="y", origin="t", kind=kind)
+        y = np.zeros(out, np.float32)
+        lib.shim_arith(ptr(ffi, a, "float"), ptr(ffi, b, "float"), enum[KIND_ENUM[kind]], len(out),
+                       ptr(ffi, np.array(out, np.int32), "int"), ptr(ffi, steps(a_shape), "int"),
+                       ptr(ffi, steps(b_shape), "int"), ptr(ffi, y, "float"))
+        assert np.array_equal(y, op.reference(a[None], b[None])[0]), kind
+
+
+def test_prelu_kernel(kernels):
+    ffi, lib = kernels
+    x = np.concatenate([np.random.default_rng(3).normal(0, 2, 61), [0.0, -0.0, -np.inf]]).astype(np.float32)
+    for slope in (np.array([0.25], np.float32), np.linspace(-1, 1, 64).astype(np.float32)):
+        y = np.zeros_like(x)
+        lib.shim_prelu(ptr(ffi, x, "float"), x.size, ptr(ffi, slope, "float"), slope.size, ptr(ffi, y, "float"))
+        want = ir.PRelu(inputs=("x",), output="y", origin="t", slope=slope).reference(x[None])[0]
+        assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("strides,pads", [((2, 2), (1, 1, 2, 2)), ((3, 1), (0, 2, 1, 0)), ((2, 3), (-1, 1, -1, 0)),
+                                          ((1, 1), (2, 2, 2, 2))])
+def test_zero_stuffing_of_real_and_packed_maps(kernels, strides, pads):
+    """The input of a transposed convolution: values `strides` apart, zeros between,
+    padded (or cropped, negative pads) with zeros; bits become ternary."""
+    ffi, lib = kernels
+    rng = np.random.default_rng(sum(strides) + sum(pads))
+    h, w, c = 4, 5, 37
+    op = ir.Dilate(inputs=("x",), output="y", origin="t", strides=strides, pads=pads)
+    oh, ow, _ = op.out_shape((h, w, c))
+    g = np.array([h, w, c, *strides, pads[0], pads[1], oh, ow], np.int32)
+    xf = rng.normal(size=(1, h, w, c)).astype(np.float32)
+    yf = np.full((oh, ow, c), np.nan, np.float32)
+    lib.shim_stuff_float(ptr(ffi, xf[0], "float"), ptr(ffi, g, "int"), ptr(ffi, yf, "float"))
+    assert np.array_equal(yf, op.reference(xf)[0])
+    for ternary in (False, True):
+        xb = rng.choice([-1, 1], (1, h, w, c)) * (rng.choice([0, 1], (1, h, w, c)) if ternary else 1)
+        mask = pack_rows(np.where(xb[0] != 0, -1, 1)) if ternary else None
+        y = np.full((oh, ow, 2), 0xDEADBEEF, np.uint32)
+        ymask = np.full((oh, ow, 2), 0xDEADBEEF, np.uint32)
+        lib.shim_stuff_bits(ptr(ffi, pack_rows(xb[0]), "uint32_t"), ptr(ffi, mask, "uint32_t"), ptr(ffi, g, "int"),
+                            ptr(ffi, y, "uint32_t"), ptr(ffi, ymask, "uint32_t"))
+        got = np.where(unpack_np(ymask, c) == 1, np.where(unpack_np(y, c) == 1, -1, 1), 0)
+        assert np.array_equal(got, op.reference(xb.astype(np.float32))[0])
+        assert not np.any(y[..., 1] >> (c % 32)) and not np.any(ymask[..., 1] >> (c % 32))  # tail bits 0
+
+
+@pytest.mark.parametrize("kernel,strides,pads,ceil_mode", [((2, 2, 2), (2, 2, 2), (0,) * 6, False),
+                                                          ((3, 2, 3), (2, 1, 2), (1, 0, 1, 1, 1, 0), True),
+                                                          ((1, 3, 3), (1, 2, 2), (0, 1, 1, 0, 1, 1), False)])
+def test_3d_pooling(kernels, kernel, strides, pads, ceil_mode):
+    ffi, lib = kernels
+    rng = np.random.default_rng(sum(kernel))
+    shape = (5, 6, 7, 33)
+    op = ir.Pool3D(inputs=("x",), output="y", origin="t", kind="max", kernel=kernel, strides=strides, pads=pads,
+                   ceil_mode=ceil_mode)
+    out = op.out_shape(shape)
+    geometry = pool_geometry(op, shape)
+    x = rng.choice([-1, 1], (1,) + shape) * rng.choice([0, 1], (1,) + shape, p=[0.2, 0.8])
+    y, ymask = np.zeros(out[:3] + (2,), np.uint32), np.zeros(out[:3] + (2,), np.uint32)
+    lib.shim_maxpool_bits(ptr(ffi, geometry, "int"), ptr(ffi, pack_rows(x[0]), "uint32_t"),
+                          ptr(ffi, pack_rows(np.where(x[0] != 0, -1, 1)), "uint32_t"), ffi.NULL, ptr(ffi, y, "uint32_t"),
+                          ptr(ffi, ymask, "uint32_t"))
+    got = np.where(unpack_np(ymask, 33) == 1, np.where(unpack_np(y, 33) == 1, -1, 1), 0)
+    assert np.array_equal(got, op.reference(x.astype(np.float32))[0])
+    xf = rng.normal(size=(1,) + shape).astype(np.float32)
+    yf = np.zeros(out, np.float32)
+    lib.shim_maxpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), ptr(ffi, yf, "float"))
+    assert np.array_equal(yf, op.reference(xf)[0])
+    for divisor, kind, include in ((0, "sum", False), (1, "avg", False), (2, "avg", True)):
+        pool = ir.Pool3D(**{**op.__dict__, "kind": kind, "count_include_pad": include})
+        lib.shim_sumpool_float(ptr(ffi, geometry, "int"), ptr(ffi, xf[0], "float"), divisor, ptr(ffi, yf, "float"))
+        np.testing.assert_allclose(yf, pool.reference(xf)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_transpose_any_permutation_of_four_axes(kernels):

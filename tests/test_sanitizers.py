@@ -32,7 +32,14 @@ from conftest import EXPORTED_FIXTURES, ROOT, c_compilers, digits_for
 from bnncompile.compiler import compile_to_memory
 from bnncompile.validate import ATOL, RTOL, Reference
 
-MODELS = [*EXPORTED_FIXTURES, ROOT / "examples" / "digits" / "digits_bnn.onnx"]
+# Issue-11 fixtures covering the new kernels: PRelu and global average pooling (ReActNet),
+# arithmetic between activations (detach STE), zero-stuffing (ConvTranspose), ceil_mode
+# pooling, one padding of 1-D maps, 3-D convolution and pooling.
+MODERN = [ROOT / "tests" / "fixtures" / "modern" / f for f in (
+    "torch/torch_reactnet_legacy.onnx", "torch/torch_bireal_legacy.onnx", "torch/torch_ste_detach_legacy.onnx",
+    "torch/torch_convtranspose_legacy.onnx", "torch/torch_ceilpool_legacy.onnx", "larq/larq_conv1d_pad1_op13.onnx",
+    "larq/larq_conv3d_op13.onnx")]
+MODELS = [*EXPORTED_FIXTURES, ROOT / "examples" / "digits" / "digits_bnn.onnx", *MODERN]
 DRIVER = ROOT / "tests" / "c" / "sanitize_main.c"
 SAMPLES = 50
 SANITIZE = ["-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
@@ -90,11 +97,15 @@ def prepared(tmp_path_factory, digits):
         folder.mkdir()
         for name, text in compiled.files.items():
             (folder / name).write_text(text)
-        shape = compiled.graph.tensors[compiled.graph.inputs[0]].shape
-        x = np.ascontiguousarray(digits_for(shape, images), dtype=np.float32)
+        shape = compiled.graph.sample_shape
+        if len(shape) == 4:  # the 3-D fixture: the digit rolled right by 0..3 pixels as 4 frames
+            x = np.stack([np.roll(images, k, axis=2) for k in range(4)], axis=1)[..., None]
+        else:
+            x = digits_for(shape, images)
+        x = np.ascontiguousarray(x, dtype=np.float32)
         np.concatenate([x, hostile_samples(shape)]).tofile(folder / "samples.f32")
         reference = Reference(path)
-        y = reference.run(x)[reference.model.output_names[0]].reshape(len(x), -1)
+        y = reference.outputs(reference.run(x)).reshape(len(x), -1)
         return path, (folder, y)
 
     with ThreadPoolExecutor(WORKERS) as pool:

@@ -39,8 +39,8 @@ def render(graph: ir.Graph, banner: dict) -> tuple[dict[str, str], Plan]:
     context = dict(
         banner=banner, name=plan.name, NAME=plan.name.upper(), arrays=plan.arrays, steps=plan.steps,
         buffers=plan.buffers, structs=plan.structs, arena_bytes=plan.arena_bytes, needs_softmax=plan.needs_softmax,
-        input_shape=plan.input_shape, output_shape=plan.output_shape,
-        input_size=graph.tensors[graph.inputs[0]].size, output_size=graph.tensors[graph.outputs[0]].size,
+        input_shape=plan.input_shape, output_shape=plan.output_shape, inputs=plan.inputs, outputs=plan.outputs,
+        input_size=sum(p.size for p in plan.inputs), output_size=sum(p.size for p in plan.outputs),
     )
     files = {
         f"{plan.name}.h": env.get_template("model.h.j2").render(context),

@@ -236,6 +236,45 @@ def lower_conv2d(planner, op: ir.Conv2D, fused: ir.Fused | None = None) -> Step:
                   out, fused or op)
 
 
+def lower_conv3d(planner, op: ir.Conv3D) -> Step:
+    """A 3-D convolution: its kernel packed as a 2-D one with kd*kh*kw taps."""
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    stem = planner.stem
+    o, kd, kh, kw, cg = op.kernel.shape
+    taps = op.kernel.reshape(o, kd * kh, kw, cg)
+    geom = [*x.shape, o, kd, kh, kw, *op.strides, *op.dilations, *op.pads[:3], *y.shape[:3], op.groups]
+    macs = y.size * op.fan_in
+    if op.signs is not None and op.packed_input:
+        if op.pad_value not in (0.0, 1.0) and any(op.pads):
+            raise NotImplementedError(f"padding a binarized tensor with {op.pad_value}")
+        one_padding = op.pad_value == 1.0 and any(op.pads)
+        kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(taps), "uint32_t",
+                               f"{op.origin}: binary 3-D kernel, {o} x {taps[0].size} bits, blocked by 16 outputs")
+        popcounts = planner.array(f"{stem}_tap_popcounts", packing.tap_popcounts(taps), "int16_t",
+                                  f"{op.origin}: -1 weights per tap (one padding)") if one_padding else None
+        layer = planner.struct(stem, "struct bnn_bconv3d",
+                               [geom, int(one_padding), kernel, popcounts, plain_output(op, True).struct],
+                               f"{op.origin}: geometry, padding, kernel, output transform")
+        call = Call("bnn_bconv3d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "uint32_t")),
+                                    ("x_mask", mask(planner, op.inputs[0])), ("y", buf(op.output, "int32_t")),
+                                    ("y_mask", NULL)])
+        return planner.step(op, "conv3d_xnor", [call], layer=BINARY, binary_macs=macs)
+    binary = op.signs is not None
+    if binary:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_binary_kernel(taps), "uint32_t",
+                               f"{op.origin}: binary 3-D kernel, {o} x {taps[0].size} bits, blocked by 16 outputs")
+    else:
+        kernel = planner.array(f"{stem}_weights", packing.blocked_real_kernel(taps), "float",
+                               f"{op.origin}: real 3-D kernel, {o} x {taps[0].size}, blocked by 16 outputs")
+    layer = planner.struct(stem, "struct bnn_fconv3d",
+                           [geom, c_float(op.pad_value), None if binary else kernel, kernel if binary else None,
+                            plain_output(op, False).struct],
+                           f"{op.origin}: geometry, pad value, kernel, output transform")
+    call = Call("bnn_fconv3d", [("layer", Arg("address", layer)), ("x", buf(op.inputs[0], "float")),
+                                ("y", buf(op.output, "float")), ("y_mask", NULL)])
+    return planner.step(op, "conv3d_float", [call], layer=BIN_WEIGHTS if binary else REAL, real_macs=macs)
+
+
 def lower_binary_dense(planner, op: ir.BinaryDense, fused: ir.Fused | None = None) -> Step:
     x = planner.tensor(op.inputs[0])
     n = op.signs.shape[1]
@@ -313,6 +352,15 @@ def lower_relu(planner, op: ir.Relu) -> Step:
     return planner.step(op, "relu", [call], in_place=True)
 
 
+def lower_prelu(planner, op: ir.PRelu) -> Step:
+    y = planner.tensor(op.output)
+    s, slen = planner.per_element(op.slope, y)
+    slope = planner.array(f"{planner.stem}_slope", s.astype(np.float32), "float", f"{op.origin}: PRelu slope")
+    call = Call("bnn_prelu", [("x", buf(op.inputs[0], "float")), ("n", value(y.size)), ("s", value(slope)),
+                              ("s_len", value(slen)), ("y", buf(op.output, "float"))])
+    return planner.step(op, "prelu", [call], in_place=True)
+
+
 def lower_clip(planner, op: ir.Clip) -> Step:
     n = planner.tensor(op.output).size
     call = Call("bnn_clip", [("x", buf(op.inputs[0], "float")), ("n", value(n)),
@@ -338,18 +386,35 @@ def lower_reshape(planner, op: ir.Reshape) -> None:
     return None
 
 
-def lower_pool2d(planner, op: ir.Pool2D) -> Step:
+POOL_DIVISOR = {"sum": "BNN_POOL_SUM", "avg": "BNN_POOL_AVG"}
+
+
+def pool_geometry(x: ir.Tensor, y: ir.Tensor, op) -> list[int]:
+    """struct bnn_pool_geometry of a Pool2D (depth 1) or Pool3D."""
+    if isinstance(op, ir.Pool3D):
+        (d, h, w, c), (od, oh, ow, _) = x.shape, y.shape
+        (kd, kh, kw), (sd, sh, sw) = op.kernel, op.strides
+        pf, pt, pl, pk, pb, pr = op.pads
+    else:
+        (h, w, c), (oh, ow, _) = x.shape, y.shape
+        (kh, kw), (sh, sw) = op.kernel, op.strides
+        pt, pl, pb, pr = op.pads
+        d = kd = sd = od = 1
+        pf = pk = 0
+    return [h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, pb, pr, d, kd, sd, pf, od, pk]
+
+
+def lower_pool(planner, op: ir.Pool2D | ir.Pool3D) -> Step:
     x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
-    h, w, c = x.shape
-    geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry",
-                          [h, w, c, *op.kernel, *op.strides, op.pads[0], op.pads[1], y.shape[0], y.shape[1]],
-                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow")
+    geom = planner.struct(f"{planner.stem}_geometry", "struct bnn_pool_geometry", pool_geometry(x, y, op),
+                          f"{op.origin}: h w c, window, strides, pad top/left, oh ow, pad bottom/right, "
+                          f"depth d kd sd, pad front, od, pad back")
     g = ("g", Arg("address", geom))
-    if op.kind == "avg":
-        call = Call("bnn_avgpool_float", [g, ("x", buf(op.inputs[0], "float")),
-                                          ("count_include_pad", value(int(op.count_include_pad))),
+    if op.kind != "max":
+        divisor = "BNN_POOL_AVG_INCLUDE_PAD" if op.kind == "avg" and op.count_include_pad else POOL_DIVISOR[op.kind]
+        call = Call("bnn_sumpool_float", [g, ("x", buf(op.inputs[0], "float")), ("divisor", value(divisor)),
                                           ("y", buf(op.output, "float"))])
-        return planner.step(op, "avgpool", [call])
+        return planner.step(op, f"{op.kind}pool", [call])
     if x.domain.is_packed:
         take_min = NULL
         if op.min_channels is not None:
@@ -391,11 +456,44 @@ def lower_pad(planner, op: ir.Pad) -> Step:
     return planner.step(op, "pad", [call])
 
 
+def lower_dilate(planner, op: ir.Dilate) -> Step:
+    x, y = planner.tensor(op.inputs[0]), planner.tensor(op.output)
+    h, w, c = x.shape
+    geom = [("h", value(h)), ("w", value(w)), ("c", value(c)), ("sh", value(op.strides[0])),
+            ("sw", value(op.strides[1])), ("pt", value(op.pads[0])), ("pl", value(op.pads[1])),
+            ("oh", value(y.shape[0])), ("ow", value(y.shape[1]))]
+    if x.domain.is_packed:
+        call = Call("bnn_stuff_bits", [("x", buf(op.inputs[0], "uint32_t")), ("x_mask", mask(planner, op.inputs[0])),
+                                       *geom, ("y", buf(op.output, "uint32_t")), ("y_mask", mask(planner, op.output))])
+    else:
+        call = Call("bnn_stuff_float", [("x", buf(op.inputs[0], "float")), *geom, ("y", buf(op.output, "float"))])
+    return planner.step(op, "stuff", [call])
+
+
 def lower_add(planner, op: ir.Add) -> Step:
     n = planner.tensor(op.output).size
     call = Call("bnn_add", [("a", buf(op.inputs[0], "float")), ("b", buf(op.inputs[1], "float")), ("n", value(n)),
                             ("y", buf(op.output, "float"))])
     return planner.step(op, "add", [call])
+
+
+def lower_arith(planner, op: ir.Arith) -> Step:
+    y = planner.tensor(op.output)
+    if len(y.shape) > 5:
+        raise NotImplementedError(f"arithmetic between activations of rank {len(y.shape)} ({op.origin})")
+    steps = []
+    for name in op.inputs:  # element strides, 0 along broadcast axes
+        shape = planner.tensor(name).shape
+        strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+        steps.append(np.where(np.array(shape) == 1, 0, strides))
+    dims = planner.array(f"{planner.stem}_dims", np.array(y.shape), "int", f"{op.origin}: output dims")
+    a_step = planner.array(f"{planner.stem}_a_step", steps[0], "int", f"{op.origin}: strides of the first input")
+    b_step = planner.array(f"{planner.stem}_b_step", steps[1], "int", f"{op.origin}: strides of the second input")
+    call = Call("bnn_arith", [("a", buf(op.inputs[0], "float")), ("b", buf(op.inputs[1], "float")),
+                              ("kind", value(KIND_ENUM[op.kind])), ("rank", value(len(y.shape))),
+                              ("dims", value(dims)), ("a_step", value(a_step)), ("b_step", value(b_step)),
+                              ("y", buf(op.output, "float"))])
+    return planner.step(op, "arith", [call], in_place=True)
 
 
 def lower_concat(planner, op: ir.Concat) -> Step:
@@ -420,16 +518,21 @@ LOWERINGS: dict[type, Lowering] = {
     ir.BinaryDense: lower_binary_dense,
     ir.Dense: lower_dense,
     ir.Conv2D: lower_conv2d,
+    ir.Conv3D: lower_conv3d,
     ir.Threshold: lower_threshold,
     ir.Cast: lower_cast,
     ir.ChannelOp: lower_channel_op,
     ir.Relu: lower_relu,
     ir.Clip: lower_clip,
+    ir.PRelu: lower_prelu,
     ir.Softmax: lower_softmax,
-    ir.Pool2D: lower_pool2d,
+    ir.Pool2D: lower_pool,
+    ir.Pool3D: lower_pool,
     ir.Transpose: lower_transpose,
     ir.Pad: lower_pad,
     ir.Add: lower_add,
+    ir.Arith: lower_arith,
+    ir.Dilate: lower_dilate,
     ir.Concat: lower_concat,
     ir.Fused: lower_fused,
 }

@@ -34,7 +34,7 @@ class Buffer:
     where: str  # "input", "output" or "arena"
     ctype: str
     nbytes: int
-    offset: int = 0
+    offset: int = 0  # bytes from the start of the arena, or of the input or output array
     first: int = 0
     last: int = 0
     mask_offset_words: int = 0  # ternary: the mask plane follows the sign plane
@@ -63,10 +63,26 @@ class Struct:
 
 
 @dataclass
+class Port:
+    """One model input or output: its ONNX name, per-sample shape and where its
+    floats start in the `input` (or `output`) array of NAME_run."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int  # floats
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass
 class Plan:
     name: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # of the whole input array: all inputs one after another
     output_shape: tuple[int, ...]
+    inputs: list[Port] = field(default_factory=list)
+    outputs: list[Port] = field(default_factory=list)
     arrays: list[Array] = field(default_factory=list)
     structs: list[Struct] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
@@ -80,7 +96,8 @@ class Planner:
 
     def __init__(self, graph: ir.Graph):
         self.g = graph
-        self.plan = Plan(graph.name, graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.outputs[0]].shape)
+        self.plan = Plan(graph.name, graph.sample_shape, _array_shape(graph, graph.outputs),
+                         _ports(graph, graph.inputs), _ports(graph, graph.outputs))
         self.alias_of: dict[str, str] = {}
         self.stem = ""  # prefix of the current op's constants: l1, l2, ...
         self.inner: dict[str, ir.Tensor] = {}  # the tensors inside the fused op being lowered
@@ -149,9 +166,11 @@ class Planner:
     # memory -----------------------------------------------------------------
     def _place_buffers(self) -> None:
         g, plan = self.g, self.plan
-        out_root = self.root(g.outputs[0])
-        if out_root == self.root(g.inputs[0]) or not any(s.out == out_root for s in plan.steps):
-            raise NotImplementedError("the model's output is its input")
+        in_roots = {self.root(p.name): p for p in plan.inputs}
+        out_roots = {self.root(p.name): p for p in plan.outputs}
+        written = {s.out for s in plan.steps}
+        if len(out_roots) < len(plan.outputs) or any(r in in_roots or r not in written for r in out_roots):
+            raise NotImplementedError("a model output is its input, or two outputs hold the same values")
         buffers: dict[str, Buffer] = {}
         last_use: dict[str, int] = {}
         for i, s in enumerate(plan.steps):
@@ -159,7 +178,7 @@ class Planner:
                 last_use[name] = i
         for i, s in enumerate(plan.steps):
             t = g.tensors[s.out]
-            where = "output" if s.out == out_root else "arena"
+            where = "output" if s.out in out_roots else "arena"
             src = buffers.get(s.inputs[0]) if s.inputs else None
             if (s.in_place and src is not None and src.where == "arena" and where == "arena"
                     and last_use.get(s.inputs[0]) == i and src.nbytes == tensor_bytes(t)):
@@ -172,15 +191,17 @@ class Planner:
                     if name in buffers:
                         (buffers[name].owner or buffers[name]).last = i
                 continue
-            b = Buffer(s.out, where, CTYPE[t.domain], tensor_bytes(t), first=i, last=i)
+            b = Buffer(s.out, where, CTYPE[t.domain], tensor_bytes(t), first=i, last=i,
+                       offset=4 * out_roots[s.out].offset if where == "output" else 0)
             if t.domain == ir.Domain.TERNARY:
                 b.mask_offset_words = t.rows * words(t.channels)
             buffers[s.out] = b
             for name in s.inputs:
                 if name in buffers:
                     (buffers[name].owner or buffers[name]).last = i
-        root_in = self.root(g.inputs[0])
-        buffers[root_in] = Buffer(root_in, "input", "float", 4 * g.tensors[g.inputs[0]].size, first=-1, last=-1)
+        for root_in, port in in_roots.items():
+            buffers[root_in] = Buffer(root_in, "input", "float", 4 * g.tensors[port.name].size, offset=4 * port.offset,
+                                      first=-1, last=-1)
         # Greedy by size (as TFLite Micro): biggest first, each at the lowest
         # offset that does not overlap a placed buffer alive at the same time.
         placed: list[Buffer] = []
@@ -203,6 +224,21 @@ class Planner:
         for name in g.tensors:
             if name not in buffers and self.root(name) in buffers:
                 buffers[name] = buffers[self.root(name)]
+
+
+def _ports(graph: ir.Graph, names) -> list[Port]:
+    ports, at = [], 0
+    for name in names:
+        ports.append(Port(name, graph.tensors[name].shape, at))
+        at += graph.tensors[name].size
+    return ports
+
+
+def _array_shape(graph: ir.Graph, names) -> tuple[int, ...]:
+    """The shape of one input or output array: the tensor's own, or flat for several."""
+    if len(names) == 1:
+        return graph.tensors[names[0]].shape
+    return (sum(graph.tensors[n].size for n in names),)
 
 
 def make_plan(graph: ir.Graph) -> Plan:

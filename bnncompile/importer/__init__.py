@@ -36,12 +36,14 @@ def default_name(path: str | Path) -> str:
 def import_model(path: str | Path, name: str | None = None) -> tuple[ir.Graph, ModelInfo]:
     model, digest = read_model(path)
     opset = default_opset(model)
-    values, input_name, input_tensor = initial_values(model)
+    values, input_tensors = initial_values(model)
     t = Translator(model, opset)
     t.values.update(values)
-    t.values[input_name] = input_tensor
-    t.tensors[input_name] = input_tensor
-    nodes = topological_nodes(model.graph, set(values) | {input_name})
+    for tensor in input_tensors:
+        t.values[tensor.name] = tensor
+        t.tensors[tensor.name] = tensor
+    input_names = tuple(tensor.name for tensor in input_tensors)
+    nodes = topological_nodes(model.graph, set(values) | set(input_names))
     problems: list[str] = []
     poisoned: set[str] = set()
     for node in nodes:
@@ -57,19 +59,27 @@ def import_model(path: str | Path, name: str | None = None) -> tuple[ir.Graph, M
         raise BnnError("unsupported node(s):\n" + "\n".join(problems) +
                        "\nsee the README's list of supported ONNX patterns")
     outputs = [o.name for o in model.graph.output]
-    if len(outputs) != 1:
-        raise BnnError(f"the model must have exactly one output; it has {len(outputs)}")
-    result = t.values.get(outputs[0])
-    if isinstance(result, Condition):
-        result = t.binarize_condition(result)
-    if not isinstance(result, ir.Tensor):
-        raise BnnError(f"output '{outputs[0]}' does not depend on the input")
-    if result.domain != ir.Domain.FLOAT:
-        t.node = nodes[-1]
-        result = t.emit(ir.Cast, [result])
+    if not outputs:
+        raise BnnError("the model has no output")
+    results = []
+    for output in outputs:
+        result = t.values.get(output)
+        t.node = nodes[-1] if nodes else None
+        if isinstance(result, Condition):
+            result = t.binarize_condition(result)
+        if not isinstance(result, ir.Tensor):
+            raise BnnError(f"output '{output}' does not depend on the input")
+        if result.name in input_names:
+            raise BnnError(f"output '{output}' is the model's input itself", hint="nothing to compile")
+        if result.domain != ir.Domain.FLOAT:
+            result = t.emit(ir.Cast, [result])
+        if result.name in (r.name for r in results):
+            raise BnnError(f"output '{output}' holds the same values as an earlier output",
+                           hint="give the model distinct outputs")
+        results.append(result)
     graph = ir.rebuild(
-        ir.Graph(name=name or default_name(path), tensors=dict(t.tensors), ops=(), inputs=(input_name,),
-                 outputs=(result.name,), onnx_names={}),
+        ir.Graph(name=name or default_name(path), tensors=dict(t.tensors), ops=(), inputs=input_names,
+                 outputs=tuple(r.name for r in results), onnx_names={}),
         t.ops,
         extra_tensors=t.tensors,
     )

@@ -56,9 +56,15 @@ class ReferenceModel:
         for name in self.available:
             model.graph.output.append(helper.make_empty_tensor_value_info(name))
         self.output_names = [o.name for o in model.graph.output]
-        graph_input = next(i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
-        self.input_name = graph_input.name
-        dims = graph_input.type.tensor_type.shape.dim
+        self.model_outputs = self.output_names[:len(existing)]  # the model's own, in order
+        initializers = {t.name for t in model.graph.initializer}
+        graph_inputs = [i for i in model.graph.input if i.name not in initializers]
+        self.input_names = [i.name for i in graph_inputs]
+        self.input_name = self.input_names[0]
+        # per-sample sizes: several inputs arrive as one flat sample, split in graph order
+        self.input_shapes = [tuple(d.dim_value for d in i.type.tensor_type.shape.dim[1:]) or (1,)
+                             for i in graph_inputs]
+        dims = graph_inputs[0].type.tensor_type.shape.dim
         # a model exported with a fixed batch of 1 takes one sample per run
         self.fixed_batch = bool(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == 1
         if self.uses_qonnx:
@@ -70,6 +76,18 @@ class ReferenceModel:
             self._evaluator = None
             self.model_bytes = model.SerializeToString()
 
+    def feeds(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """A batch as the model's inputs: x itself, or with several inputs x's flat
+        samples split into them (in graph order)."""
+        if len(self.input_names) == 1:
+            return {self.input_name: x}
+        flat, feeds, at = x.reshape(len(x), -1), {}, 0
+        for name, shape in zip(self.input_names, self.input_shapes):
+            size = int(np.prod(shape))
+            feeds[name] = np.ascontiguousarray(flat[:, at:at + size].reshape((len(x),) + shape))
+            at += size
+        return feeds
+
     def run_numpy(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        results = self._evaluator.run(None, {self.input_name: x})
+        results = self._evaluator.run(None, self.feeds(x))
         return dict(zip(self.output_names, results))

@@ -91,8 +91,8 @@ def _translate(t: Translator, node: onnx.NodeProto, ins: list) -> None:
     handler(t, node, ins)
 
 
-def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], str, ir.Tensor]:
-    """Constants from initializers and the one real input (batch fixed to 1)."""
+def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], list[ir.Tensor]]:
+    """Constants from initializers and the real inputs (batch fixed to 1), in graph order."""
     g = model.graph
     values: dict[str, object] = {}
     for init in g.initializer:
@@ -101,10 +101,14 @@ def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], str, ir.T
         except Exception as exc:
             raise BnnError(f"initializer '{init.name}' cannot be read: {exc}") from None
     real_inputs = [i for i in g.input if i.name not in values]
-    if len(real_inputs) != 1:
-        names = ", ".join(i.name for i in real_inputs) or "none"
-        raise BnnError(f"the model must have exactly one input that is not an initializer; it has: {names}")
-    inp = real_inputs[0]
+    if not real_inputs:
+        raise BnnError("the model has no input that is not an initializer")
+    tensors = [_input_tensor(i) for i in real_inputs]
+    check_types(model)
+    return values, tensors
+
+
+def _input_tensor(inp) -> ir.Tensor:
     ttype = inp.type.tensor_type
     if not inp.type.HasField("tensor_type") or ttype.elem_type != onnx.TensorProto.FLOAT:
         kind = "non-tensor" if not inp.type.HasField("tensor_type") else (
@@ -130,8 +134,7 @@ def initial_values(model: onnx.ModelProto) -> tuple[dict[str, object], str, ir.T
     shape = tuple(dims[1:]) or (1,)
     if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
         raise BnnError(f"input '{inp.name}' of shape {dims} is absurdly large")
-    check_types(model)
-    return values, inp.name, ir.Tensor(inp.name, shape, ir.Domain.FLOAT)
+    return ir.Tensor(inp.name, shape, ir.Domain.FLOAT)
 
 
 def topological_nodes(graph: onnx.GraphProto, known: set[str]) -> list[onnx.NodeProto]:

@@ -140,7 +140,7 @@ class Translator:
                            node=node_label(self.node)) from None
         if grown != x.shape:
             raise Unsupported(f"constant of shape {c.shape} would grow activation of shape {x.shape}")
-        return c.astype(np.float64 if x.domain == ir.Domain.FLOAT64 else F32)
+        return _broadcast_core(c).astype(np.float64 if x.domain == ir.Domain.FLOAT64 else F32)
 
     def scalar(self, c: np.ndarray, what: str) -> float:
         c = np.asarray(c)
@@ -185,8 +185,37 @@ class Translator:
         if shape == x.shape:
             return x
         if x.domain.is_packed and shape[-1:] != x.shape[-1:]:
+            perm = _unit_axes_perm(x.shape, shape)
+            if perm is not None:  # e.g. one channel NHWC -> NCHW: a transpose the layout pass makes free
+                return self.emit(ir.Transpose, [x], perm=perm)
             x = self.emit(ir.Cast, [x])  # repacking bits is not a no-op; unpack first
         return self.emit(ir.Reshape, [x], shape=shape)
+
+
+def _unit_axes_perm(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A permutation p with target = shape[p] that keeps the other axes in order
+    (it moves only size-1 axes, so no value moves), or None."""
+    if len(shape) != len(target) or sorted(shape) != sorted(target):
+        return None
+    kept = [a for a, d in enumerate(shape) if d != 1]
+    units = [a for a, d in enumerate(shape) if d == 1]
+    if [shape[a] for a in kept] != [d for d in target if d != 1]:
+        return None
+    perm = [kept.pop(0) if d != 1 else units.pop(0) for d in target]
+    return tuple(perm)
+
+
+def _broadcast_core(c: np.ndarray) -> np.ndarray:
+    """The smallest array that broadcasts to the same values as c: every axis along
+    which c is constant shrinks to size 1 (the same rank, so broadcasting against
+    the activation is unchanged). A bias that PyTorch's legacy exporter expanded to
+    the whole feature map (Shape -> Expand -> Add) becomes per channel again."""
+    c = np.ascontiguousarray(c)
+    bits = c.view(f"u{c.itemsize}")  # compare bit patterns: -0.0 stays apart from 0.0
+    for axis in range(c.ndim):
+        if c.shape[axis] > 1 and np.array_equal(bits, np.broadcast_to(bits.take([0], axis=axis), bits.shape)):
+            c, bits = c.take([0], axis=axis), bits.take([0], axis=axis)
+    return c
 
 
 def attr(node: onnx.NodeProto, name: str, default=None):

@@ -155,9 +155,29 @@ class Graph:
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample as the tools (and the C) take it: the input's own
+        shape, or, with several inputs, all of them flattened one after another."""
+        if len(self.inputs) == 1:
+            return self.tensors[self.inputs[0]].shape
+        return (sum(self.tensors[n].size for n in self.inputs),)
+
+    def input_values(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """A batch of samples (N, *sample_shape) as one array per graph input."""
+        x = np.asarray(x, dtype=np.float32)
+        if len(self.inputs) == 1:
+            return {self.inputs[0]: x}
+        flat, values, at = x.reshape(len(x), -1), {}, 0
+        for name in self.inputs:
+            t = self.tensors[name]
+            values[name] = flat[:, at:at + t.size].reshape((len(x),) + t.shape)
+            at += t.size
+        return values
+
     def run_reference(self, x: np.ndarray, keep: bool = False) -> dict[str, np.ndarray]:
         """Run every op's numpy reference on a batch; returns outputs (or all tensors)."""
-        values: dict[str, np.ndarray] = {self.inputs[0]: np.asarray(x, dtype=np.float32)}
+        values: dict[str, np.ndarray] = self.input_values(x)
         for op in self.ops:
             values[op.output] = op.reference(*(values[i] for i in op.inputs))
         if keep:

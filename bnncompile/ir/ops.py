@@ -433,13 +433,18 @@ def conv2d_nhwc(x, k, strides, dilations, pads, groups, pad_value):
 
 @dataclass(frozen=True, eq=False)
 class Pool2D(Op):
-    """Max or average pooling on (H, W, C). Max keeps the domain (on bits it is
-    an AND: max(+1,-1) = +1 is bit 0); average needs a FLOAT input.
+    """Max, average or sum pooling on (H, W, C). Max keeps the domain (on bits
+    it is an AND: max(+1,-1) = +1 is bit 0); average and sum need a FLOAT input.
     Padding never contributes to a max; `count_include_pad` says whether it
-    counts in an average. A kernel equal to the input size is a global pool.
+    counts in an average. A kernel equal to the input size is a global pool
+    (sum: ONNX ReduceSum over the spatial axes).
     `min_channels` (max pooling only, bool per channel) marks channels that take
     the minimum instead (a decreasing threshold moved above the pool; on bits
-    an OR)."""
+    an OR).
+
+    `ceil_mode` (ONNX): the output size rounds up, as long as the last window
+    starts inside the input or its top/left padding; the part of that window
+    beyond the bottom/right padding is no padding at all (never counted)."""
 
     kind: str = "max"
     kernel: tuple[int, int] = (1, 1)
@@ -447,19 +452,27 @@ class Pool2D(Op):
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     count_include_pad: bool = False
     min_channels: np.ndarray | None = None
+    ceil_mode: bool = False
 
     def out_shape(self, shape):
         h, w, c = shape
         t, l, b, r = self.pads
-        return (_conv_out(h, self.kernel[0], self.strides[0], 1, t, b),
-                _conv_out(w, self.kernel[1], self.strides[1], 1, l, r), c)
+        return (_pool_out(h, self.kernel[0], self.strides[0], t, b, self.ceil_mode),
+                _pool_out(w, self.kernel[1], self.strides[1], l, r, self.ceil_mode), c)
+
+    def overhang(self, shape) -> tuple[int, int]:
+        """Rows and columns the last window reaches beyond the bottom/right padding (ceil_mode)."""
+        (h, w, _), (oh, ow, _) = shape, self.out_shape(shape)
+        t, l, b, r = self.pads
+        return (max(0, (oh - 1) * self.strides[0] + self.kernel[0] - (h + t + b)),
+                max(0, (ow - 1) * self.strides[1] + self.kernel[1] - (w + l + r)))
 
     def output_tensor(self, inputs):
         x = inputs[0]
         if len(x.shape) != 3:
             raise TypeError("Pool2D takes a per-sample (H, W, C) tensor")
-        if self.kind == "avg" and x.domain != Domain.FLOAT:
-            raise TypeError("average pooling takes a FLOAT input")
+        if self.kind != "max" and x.domain != Domain.FLOAT:
+            raise TypeError(f"{self.kind} pooling takes a FLOAT input")
         return Tensor(self.output, self.out_shape(x.shape), x.domain, x.int_range)
 
     def reference(self, x):
@@ -468,9 +481,13 @@ class Pool2D(Op):
             plain = replace(self, min_channels=None)
             return np.where(self.min_channels, -plain.reference(-x), plain.reference(x)).astype(x.dtype)
         t, l, b, r = self.pads
+        eh, ew = self.overhang(x.shape[1:])
         fill = -np.inf if self.kind == "max" else 0
-        xp = np.pad(x.astype(np.float64), ((0, 0), (t, b), (l, r), (0, 0)), constant_values=fill)
-        ones = np.pad(np.ones(x.shape[1:3]), ((t, b), (l, r)))
+        xp = np.pad(x.astype(np.float64), ((0, 0), (t, b + eh), (l, r + ew), (0, 0)), constant_values=fill)
+        ones = np.pad(np.ones(x.shape[1:3]), ((t, b + eh), (l, r + ew)))
+        padded = np.ones(ones.shape)
+        padded[x.shape[1] + t + b:, :] = 0  # the ceil_mode overhang is no padding
+        padded[:, x.shape[2] + l + r:] = 0
         oh, ow, _ = self.out_shape(x.shape[1:])
         sh, sw = self.strides
         kh, kw = self.kernel
@@ -478,16 +495,28 @@ class Pool2D(Op):
         count = np.zeros((oh, ow, 1))
         for i in range(kh):
             for j in range(kw):
-                patch = xp[:, i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw, :]
+                window = (slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+                patch = xp[(slice(None),) + window]
                 if self.kind == "max":
                     out = np.maximum(out, patch)
                 else:
                     out = out + patch
-                    count += ones[i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw, None]
+                    count += (padded if self.count_include_pad else ones)[window][..., None]
         if self.kind == "avg":
-            out = out / (kh * kw if self.count_include_pad else count)
+            out = out / count
+        if self.kind != "max":
             return out.astype(np.float64 if x.dtype == np.float64 else F32)
         return out.astype(x.dtype)
+
+
+def _pool_out(size: int, k: int, stride: int, pad_begin: int, pad_end: int, ceil_mode: bool) -> int:
+    """ONNX pooling output size: floor, or with ceil_mode rounded up unless the last
+    window would start beyond the input and its begin padding."""
+    span = size + pad_begin + pad_end - k
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + pad_begin else out
 
 
 @dataclass(frozen=True, eq=False)

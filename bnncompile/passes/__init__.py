@@ -14,12 +14,14 @@ from .epilogue import split_epilogues
 from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
 from .pooling import pool_accumulators, threshold_before_max_pool
+from .ste import binarize_ste
 from .thresholds import fold_thresholds
 
 PIPELINE = (
     assign_layouts,
     fuse_pad_into_conv,
     fold_flatten_into_dense,
+    binarize_ste,
     fold_binary_weights,
     xnor_after_flatten,
     pool_accumulators,

@@ -13,6 +13,9 @@ rounding, at least as close to the real value as onnxruntime's float sum of
 +-a_j. `Dense` ops with real kernels are left alone. The output keeps the
 ONNX tensor name, so later ops and layer checks still find it.
 
+A kernel that is +-a_j only up to float rounding (`near_scales`) is binary
+too, with a "near-binary" note saying by how much.
+
 Notes: a kernel that is +-a_j except for a few entries that are exactly 0
 (torch.sign of a latent weight that is 0) stays real, and the graph gets a
 "not-binary" note naming the node, the count and the remedy.
@@ -28,12 +31,38 @@ from .. import ir
 F32 = np.float32
 
 
+U32 = 2.0 ** -24  # float32 unit roundoff
+
+
 def column_scales(w: np.ndarray) -> np.ndarray | None:
-    """a_j if every entry of column j is +-a_j with a_j > 0, else None."""
+    """a_j if every entry of column j is +-a_j with a_j > 0, or +-a_j up to
+    float rounding (`near_scales`), else None."""
     a = np.abs(w[0])
-    if np.any(a == 0) or not np.all(np.abs(w) == a):
+    if np.any(a == 0):
         return None
-    return a.astype(F32)
+    if np.all(np.abs(w) == a):
+        return a.astype(F32)
+    return near_scales(w)
+
+
+def near_scales(w: np.ndarray) -> np.ndarray | None:
+    """a_j (the median |w| of column j) when no entry is 0 and the entries differ
+    from +-a_j by at most u*sum_i |w_ij| in all (u = 2^-24), else None.
+
+    Straight-through arithmetic on weights leaves such kernels: Bi-Real Net's
+    `scale*sign(w) - clip(w) + clip(w)` rounds a few entries of every channel by
+    an ulp or two. With a bipolar input the C computes (integer sum) * a_j, which
+    then differs from the model's real-number sum by less than one rounding of
+    it, far inside what onnxruntime's own float sum of K terms may move it
+    (2*K*u*sum|w|, the bound verify judges by)."""
+    mag = np.abs(np.asarray(w, np.float64))
+    if np.any(mag == 0):
+        return None
+    a = np.median(mag, axis=0).astype(F32)
+    deviation = np.abs(mag - a.astype(np.float64)).sum(axis=0)
+    if np.any(a == 0) or np.any(deviation > U32 * mag.sum(axis=0)):
+        return None
+    return a
 
 
 def output_channel_scales(w: np.ndarray) -> np.ndarray | None:
@@ -60,7 +89,7 @@ def _kernel_columns(op: ir.Op) -> np.ndarray | None:
     """A real kernel as [fan-in, outputs], one column per output channel, or None."""
     if isinstance(op, ir.Dense):
         return op.weight
-    if isinstance(op, ir.Conv2D) and op.signs is None:
+    if isinstance(op, (ir.Conv2D, ir.Conv3D)) and op.signs is None:
         return op.weight.reshape(op.weight.shape[0], -1).T
     return None
 
@@ -77,6 +106,15 @@ def _not_binary_note(op: ir.Op, w: np.ndarray, packed: bool) -> ir.Note | None:
                    f"binarize with x >= 0 instead (e.g. torch.where(w >= 0, 1.0, -1.0))")
 
 
+def _near_binary_note(op: ir.Op, w: np.ndarray, scales: np.ndarray) -> ir.Note:
+    off = int(np.count_nonzero(np.abs(w) != scales))
+    ulps = float(np.max(np.abs(np.abs(w) - scales) / np.spacing(scales)))
+    return ir.Note("near-binary", op.origin,
+                   f"{off} of {w.size} weights differ from +-a per output channel by up to {ulps:.0f} ulp (float "
+                   f"rounding, e.g. of straight-through arithmetic on the weights): this layer runs as a binary "
+                   f"kernel with scale a, a difference below onnxruntime's own rounding of its sums")
+
+
 def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
     ops: list[ir.Op] = []
     notes: list[ir.Note] = []
@@ -89,11 +127,11 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
             scales = column_scales(op.weight)
             binary = (ir.BinaryDense, dict(signs=np.sign(op.weight).astype(np.int8), packed_input=packed)) \
                 if scales is not None else None
-        elif isinstance(op, ir.Conv2D) and op.signs is None:
+        elif isinstance(op, (ir.Conv2D, ir.Conv3D)) and op.signs is None:
             scales = output_channel_scales(op.weight)
-            binary = (ir.Conv2D, dict(weight=None, signs=np.sign(op.weight).astype(np.int8), strides=op.strides,
-                                      dilations=op.dilations, pads=op.pads, pad_value=op.pad_value,
-                                      groups=op.groups, packed_input=packed)) if scales is not None else None
+            binary = (type(op), dict(weight=None, signs=np.sign(op.weight).astype(np.int8), strides=op.strides,
+                                     dilations=op.dilations, pads=op.pads, pad_value=op.pad_value,
+                                     groups=op.groups, packed_input=packed)) if scales is not None else None
             if scales is None and packed:  # BAN convolution: unpack, then a real convolution
                 unpacked = ir.Cast(inputs=op.inputs, output=f"{op.output}::unpacked", origin=op.origin)
                 ops += [unpacked, replace(op, inputs=(unpacked.output,), packed_input=False)]
@@ -103,6 +141,9 @@ def fold_binary_weights(graph: ir.Graph) -> ir.Graph:
         if binary is None:
             ops.append(op)
             continue
+        kernel = _kernel_columns(op)
+        if not np.all(np.abs(kernel) == np.abs(kernel[0])):
+            notes.append(_near_binary_note(op, kernel, scales))
         chain = [binary]
         if packed:
             chain.append((ir.Cast, {}))

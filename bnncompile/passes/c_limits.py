@@ -24,39 +24,54 @@ INT_MAX = (1 << 31) - 1
 MAX_BYTES = (1 << 31) - 1
 
 
+AXIS_NAMES = {2: ("row", "column"), 3: ("depth slice", "row", "column")}
+
+
 def _spatial_extents(op, x: ir.Tensor, y: ir.Tensor) -> dict[str, int]:
-    """The largest values the kernels' int arithmetic reaches for a Conv2D or Pool2D."""
-    if isinstance(op, ir.Conv2D):
-        o, kh, kw, cg = op.kernel.shape
-        (sh, sw), (dh, dw) = op.strides, op.dilations
+    """The largest values the kernels' int arithmetic reaches for a convolution, a
+    pooling or a zero-stuffing (2-D or 3-D)."""
+    n = len(x.shape) - 1
+    if isinstance(op, ir.Dilate):
+        return {"rows of the stuffed map": y.shape[0] + abs(op.pads[0]),
+                "columns of the stuffed map": y.shape[1] + abs(op.pads[1]),
+                "output elements": y.size, "input elements": x.size}
+    if isinstance(op, (ir.Conv2D, ir.Conv3D)):
+        o, kernel, cg = op.kernel.shape[0], op.kernel.shape[1:-1], op.kernel.shape[-1]
+        dilations = op.dilations
     else:
-        kh, kw = op.kernel
-        (sh, sw), (dh, dw) = op.strides, (1, 1)
-        o, cg = x.shape[2], 1
-    t, left, b, r = op.pads
-    h, w, c = x.shape
-    oh, ow = y.shape[0], y.shape[1]
-    return {
-        # a tap's row/column: i*stride - pad + a*dilation, and the window's end
-        "rows of the padded input": h + t + b,
-        "columns of the padded input": w + left + r,
-        "row of the last tap": (oh - 1) * sh + (kh - 1) * dh + kh + t,
-        "column of the last tap": (ow - 1) * sw + (kw - 1) * dw + kw + left,
-        "kernel elements": o * kh * kw * cg,
-        "input elements": h * w * c,
-        "output elements": oh * ow * y.shape[2],
-    }
+        kernel, o, cg, dilations = op.kernel, x.shape[-1], 1, (1,) * n
+    begin, end = op.pads[:n], op.pads[n:]
+    extents = {}
+    for axis, name in enumerate(AXIS_NAMES[n]):
+        # a tap's coordinate: i*stride - pad + a*dilation, and the window's end
+        extents[f"{name}s of the padded input"] = x.shape[axis] + begin[axis] + end[axis]
+        extents[f"{name} of the last tap"] = ((y.shape[axis] - 1) * op.strides[axis] +
+                                              (kernel[axis] - 1) * dilations[axis] + kernel[axis] + begin[axis])
+    extents.update({"kernel elements": o * int(np.prod(kernel)) * cg, "input elements": x.size,
+                    "output elements": y.size})
+    return extents
+
+
+def _ops_with_tensors(graph: ir.Graph):
+    """(op, input tensors by name, output tensor) of every op, fused layers spelled out
+    (their inner tensors exist only inside the kernel, but their geometry is still C ints)."""
+    for op in graph.ops:
+        if isinstance(op, ir.Fused):
+            tensors = {**graph.tensors, **op.inner_tensors([graph.tensors[i] for i in op.inputs])}
+            for part in op.ops:
+                yield part, tensors, tensors[part.output]
+        else:
+            yield op, graph.tensors, graph.tensors[op.output]
 
 
 def check_c_limits(graph: ir.Graph) -> ir.Graph:
-    for op in graph.ops:
-        x = graph.tensors[op.inputs[0]]
-        y = graph.tensors[op.output]
-        if any(graph.tensors[i].domain == ir.Domain.FLOAT64 for i in op.inputs) or y.domain == ir.Domain.FLOAT64:
+    for op, tensors, y in _ops_with_tensors(graph):
+        x = tensors[op.inputs[0]]
+        if any(tensors[i].domain == ir.Domain.FLOAT64 for i in op.inputs) or y.domain == ir.Domain.FLOAT64:
             raise BnnError("this op computes in double precision (after a Cast to DOUBLE) on a path that is not "
                            "folded into a binarizer's threshold; the generated C computes in float32 only",
                            node=op.origin, hint="cast back to float before real-valued layers and the output")
-        if isinstance(op, (ir.Conv2D, ir.Pool2D)):
+        if isinstance(op, (ir.Conv2D, ir.Pool2D, ir.Conv3D, ir.Pool3D, ir.Dilate)):
             for what, value in _spatial_extents(op, x, y).items():
                 if value > INT_MAX:
                     raise BnnError(f"{type(op).__name__} geometry: {what} is {value:,}, beyond the C int "

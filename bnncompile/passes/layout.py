@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ir
 
-MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.Cast, ir.Pad)
+MOVABLE = (ir.ChannelOp, ir.MulAdd, ir.Binarize, ir.Relu, ir.Clip, ir.PRelu, ir.Cast, ir.Pad)
 
 
 def _inverse(perm):
@@ -45,6 +45,8 @@ def _moved_below(op: ir.Op, perm, rank: int) -> ir.Op:
         return replace(op, const=_permute_const(op.const, perm, rank))
     if isinstance(op, ir.MulAdd):
         return replace(op, scale=_permute_const(op.scale, perm, rank), bias=_permute_const(op.bias, perm, rank))
+    if isinstance(op, ir.PRelu):
+        return replace(op, slope=_permute_const(op.slope, perm, rank))
     if isinstance(op, ir.Pad):
         begin, end = op.pads[:rank], op.pads[rank:]
         inv = _inverse(perm)
@@ -109,11 +111,17 @@ def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
             layout[op.output] = tuple(inv_perm[a] for a in layout[x])
             where[op.output] = where[x]
             continue
+        if isinstance(op, ir.Reshape):
+            free = _unit_axes_layout(graph.tensors[x], tuple(op.shape), layout[x])
+            if free is not None:  # only size-1 axes come or go: the same bytes in a new layout
+                ops.append(replace(op, inputs=(where[x],), shape=tuple(op.shape[p] for p in free)))
+                layout[op.output], where[op.output] = free, op.output
+                continue
         if isinstance(op, MOVABLE):
             current = layout[x]
             ops.append(replace(_moved_below(op, _inverse(current), len(current)), inputs=(where[x],)))
             layout[op.output] = current
-        elif isinstance(op, (ir.Add, ir.Concat)):
+        elif isinstance(op, (ir.Add, ir.Arith, ir.Concat)):
             target = layout[x]
             new = replace(op, inputs=tuple(fetch(i, target) for i in op.inputs))
             if isinstance(op, ir.Concat):
@@ -143,6 +151,28 @@ def _forward_walk(graph: ir.Graph, names) -> list[ir.Op]:
             # an ONNX tensor whose transpose became free: its bytes live in `holder`
             _record(names, holder, name, _inverse(perm))
     return ops
+
+
+def _unit_axes_layout(x: ir.Tensor, shape: tuple[int, ...], layout: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The layout under which Reshape(x -> shape) moves no data, when the reshape only
+    inserts or removes size-1 axes (Squeeze, Unsqueeze, 1-D data as 2-D): the other
+    axes keep their physical order, the size-1 axes go first; None otherwise. Packed
+    bits qualify only when they are in logical order and stay packed along the same
+    innermost axis."""
+    kept_in = [a for a, d in enumerate(x.shape) if d != 1]
+    kept_out = [a for a, d in enumerate(shape) if d != 1]
+    if [x.shape[a] for a in kept_in] != [shape[a] for a in kept_out]:
+        return None
+    to_out = dict(zip(kept_in, kept_out))
+    order = [to_out[a] for a in layout if x.shape[a] != 1]
+    new = tuple(a for a, d in enumerate(shape) if d == 1) + tuple(order)
+    if order == sorted(order):
+        new = tuple(range(len(shape)))  # the data is in logical order anyway
+    if x.domain.is_packed and (new != tuple(range(len(shape))) or x.shape[layout[-1]] == 1 or shape[-1] == 1):
+        # bits in another order would need a real transpose later: leave it to the
+        # usual rule, which moves such transposes above their binarizer onto floats
+        return None
+    return new
 
 
 def _index(ops):
@@ -218,28 +248,63 @@ def _types(graph: ir.Graph, ops: list[ir.Op]) -> dict[str, ir.Tensor]:
 
 
 def fuse_pad_into_conv(graph: ir.Graph) -> ir.Graph:
-    """Before: a `Pad` of the two spatial axes of an (H, W, C) tensor feeding
-    only a `Conv2D`. After: the convolution pads by itself (`pads`,
-    `pad_value`), which for a bipolar input is exact for both zero padding
-    (padded taps skipped) and Larq's one padding (`pad_values=1`)."""
+    """Before: a `Pad` of the spatial axes of an (H, W, C) or (D, H, W, C) tensor
+    feeding only a `Conv2D` or `Conv3D`, possibly through a Reshape that only adds size-1 axes
+    (tf2onnx pads Larq's 1-D maps (L, C) before making them (1, L, C)).
+    After: the convolution pads by itself (`pads`, `pad_value`), which for a
+    bipolar input is exact for both zero padding (padded taps skipped) and
+    Larq's one padding (`pad_values=1`)."""
     ops = list(graph.ops)
     users: dict[str, list[ir.Op]] = {}
     for op in ops:
         for name in op.inputs:
             users.setdefault(name, []).append(op)
     producers = {op.output: op for op in ops}
+
+    def single_use(name):
+        return len(users[name]) == 1 and name not in graph.outputs
+
     out = []
     for op in ops:
-        pad = producers.get(op.inputs[0]) if isinstance(op, ir.Conv2D) else None
-        if (isinstance(pad, ir.Pad) and len(pad.pads) == 6 and pad.pads[2] == 0 and pad.pads[5] == 0
-                and len(users[pad.output]) == 1 and pad.output not in graph.outputs
+        source = producers.get(op.inputs[0]) if isinstance(op, (ir.Conv2D, ir.Conv3D)) else None
+        reshape = source if isinstance(source, ir.Reshape) and single_use(source.output) else None
+        pad = producers.get(reshape.inputs[0]) if reshape else source
+        if not isinstance(pad, ir.Pad) or not single_use(pad.output):
+            out.append(op)
+            continue
+        pads = _pads_through_reshape(pad, graph.tensors[pad.output].shape, reshape) if reshape else pad.pads
+        rank = len(graph.tensors[op.inputs[0]].shape)  # spatial axes, then channels
+        if (pads is not None and len(pads) == 2 * rank and pads[rank - 1] == 0 and pads[-1] == 0
                 and (not any(op.pads) or op.pad_value == pad.value)):
-            t, l, b, r = op.pads
-            op = replace(op, inputs=pad.inputs, pad_value=pad.value,
-                         pads=(t + pad.pads[0], l + pad.pads[1], b + pad.pads[3], r + pad.pads[4]),
+            src = pad.inputs[0]
+            if reshape:  # the same Reshape, of the unpadded tensor
+                unpadded = tuple(d - pads[i] - pads[i + rank] for i, d in enumerate(reshape.shape))
+                out.append(replace(reshape, inputs=pad.inputs, output=f"{reshape.output}::unpadded", shape=unpadded))
+                src = out[-1].output
+            n = rank - 1
+            begin = tuple(a + b for a, b in zip(op.pads[:n], pads[:n]))
+            end = tuple(a + b for a, b in zip(op.pads[n:], pads[rank:rank + n]))
+            op = replace(op, inputs=(src,), pad_value=pad.value, pads=begin + end,
                          packed_input=graph.tensors[pad.inputs[0]].domain.is_packed)
         out.append(op)
     return ir.rebuild(graph, out)
+
+
+def _pads_through_reshape(pad: ir.Pad, padded: tuple[int, ...], reshape: ir.Reshape) -> tuple[int, ...] | None:
+    """The Pad's widths on the axes of the Reshape's output, when the Reshape only
+    adds or removes size-1 axes that are not padded; None otherwise."""
+    rank = len(padded)
+    kept_in = [a for a, d in enumerate(padded) if d != 1]
+    kept_out = [a for a, d in enumerate(reshape.shape) if d != 1]
+    if [padded[a] for a in kept_in] != [reshape.shape[a] for a in kept_out]:
+        return None
+    if any((pad.pads[a] or pad.pads[a + rank]) and a not in kept_in for a in range(rank)):
+        return None
+    to_in = dict(zip(kept_out, kept_in))
+    n = len(reshape.shape)
+    begin = [pad.pads[to_in[a]] if a in to_in else 0 for a in range(n)]
+    end = [pad.pads[to_in[a] + rank] if a in to_in else 0 for a in range(n)]
+    return tuple(begin + end)
 
 
 def fold_flatten_into_dense(graph: ir.Graph) -> ir.Graph:

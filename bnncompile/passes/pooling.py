@@ -34,7 +34,7 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
         for name in op.inputs:
             users[name] = users.get(name, 0) + 1
     producers = {op.output: op for op in ops}
-    for pool in [op for op in ops if isinstance(op, ir.Pool2D) and op.kind == "max"]:
+    for pool in [op for op in ops if isinstance(op, (ir.Pool2D, ir.Pool3D)) and op.kind == "max"]:
         chain, current = [], pool.inputs[0]
         while isinstance(producers.get(current), ir.ChannelOp) and users.get(current) == 1:
             chain.append(producers[current])
@@ -49,18 +49,21 @@ def pool_accumulators(graph: ir.Graph) -> ir.Graph:
         lo, hi, step = acc.int_range
         if ((hi - lo) // step + 1) * acc.channels > THRESHOLD_EVALS.value():
             continue  # too many values to check here; the threshold pass reports the limit
-        values = np.arange(lo, hi + 1, step, dtype=np.int64)[:, None] * np.ones((1, acc.channels), np.int64)
-        f = cast.reference(values)
+        # every value on every channel, shaped (values, 1, ..., 1, channels) like a batch of
+        # the accumulator, so that constants of any rank broadcast per channel
+        values = np.arange(lo, hi + 1, step, dtype=np.int64).reshape((-1,) + (1,) * (len(acc.shape) - 1))
+        f = cast.reference(values * np.ones(acc.channels, np.int64))
         for op in chain:
             f = op.reference(f)
         if np.any(np.diff(f, axis=0) < 0) or np.any(np.isnan(f)):
             continue
         pooled = f"{pool.output}::acc"
+        # fresh names: the moved ops hold pooled values now, not the (ONNX) tensors they held
         rewritten = [replace(pool, inputs=cast.inputs, output=pooled),
-                     replace(cast, inputs=(pooled,), output=cast.output if chain else pool.output)]
+                     replace(cast, inputs=(pooled,), output=f"{cast.output}::pooled" if chain else pool.output)]
         for i, op in enumerate(chain):
             rewritten.append(replace(op, inputs=(rewritten[-1].output,),
-                                     output=pool.output if i == len(chain) - 1 else op.output))
+                                     output=pool.output if i == len(chain) - 1 else f"{op.output}::pooled"))
         position = ops.index(pool)
         for op in [cast, *chain]:
             ops.remove(op)

@@ -3,9 +3,11 @@ per-channel threshold comparison.
 
 Before: a binarizer (`Binarize`) reads, through a chain of monotone
 elementwise ops (`ChannelOp` other than c/x, `MulAdd`, `Relu`, `Clip`,
-`Cast`, earlier `Binarize`/`Threshold`; in float32 or, between a Cast to
-double and back, float64), a start tensor S: either the INT accumulator of a
-binary layer or a float tensor.
+`PRelu` with slopes >= 0, `Cast`, earlier `Binarize`/`Threshold`; in
+float32 or, between a Cast to double and back, float64), a start tensor S:
+either the INT accumulator of a binary layer or a float tensor. A PRelu with
+a negative slope (ReActNet's RPReLU learns some) is not monotone, so it is
+not part of a chain: it runs as a real op and S is its output.
 
 After: the binarizer is a `Threshold` on S (the chain ops stay only where
 something else still reads them). The threshold is derived, never solved
@@ -50,6 +52,8 @@ CHUNK = 1 << 22  # values x channels evaluated at once (bounds memory, not work)
 def _is_chain_op(op: ir.Op | None) -> bool:
     if isinstance(op, ir.ChannelOp):
         return op.kind != "rdiv"
+    if isinstance(op, ir.PRelu):  # a negative slope falls, then rises: the chain starts after it
+        return bool(np.all(op.slope >= 0))
     return isinstance(op, (ir.MulAdd, ir.Relu, ir.Clip, ir.Cast, ir.Binarize, ir.Threshold))
 
 
@@ -70,7 +74,7 @@ def find_chain(producers: dict[str, ir.Op], tensors: dict[str, ir.Tensor], binar
 
 
 def _constants(op: ir.Op) -> list:
-    names = ("const", "scale", "bias", "t_pos", "t_zero", "flip")
+    names = ("const", "scale", "bias", "slope", "t_pos", "t_zero", "flip")
     return [getattr(op, n) for n in names if getattr(op, n, None) is not None]
 
 
@@ -141,6 +145,8 @@ def _exact64(op: ir.Op, x: np.ndarray) -> np.ndarray:
         return x * op.scale.astype(np.float64) + op.bias.astype(np.float64)
     if isinstance(op, (ir.Relu, ir.Clip)):
         return op.reference(x)
+    if isinstance(op, ir.PRelu):
+        return op.apply(x, op.slope.astype(np.float64))
     if isinstance(op, ir.Cast):
         return np.asarray(x, np.float64)
     return op.reference(x).astype(np.float64)  # Binarize / Threshold: exact values

@@ -187,9 +187,11 @@ class _Judge:
         self.floats = [s for s in steps if g.tensors[s["out"]].domain == ir.Domain.FLOAT and s["out"] in self.onnx_of]
         self.compared_steps = {s["index"] for s in self.checked + self.floats}
         producers = {op.output: op for op in self.imported.ops}
-        # the imported binarizer behind each compared ONNX tensor (its decision is what may differ)
+        # the imported op behind each compared ONNX tensor: a binarizer (its decision is what may
+        # differ), or elementwise arithmetic the compiler proved to be one (straight-through
+        # arithmetic), judged by its own value, bound and the inner decisions it carries
         self.decider = {s["out"]: self.onnx_of[s["out"]] for s in self.checked
-                        if isinstance(producers.get(self.onnx_of[s["out"]]), ir.Binarize)}
+                        if producers.get(self.onnx_of[s["out"]]) is not None}
         wanted = [self.onnx_of[s["out"]] for s in self.checked + self.floats]
         self.reference = Reference(compiled.info.path, extra_outputs=sorted(set(wanted)))
         # binarized tensors the C computes too: the judge follows the reference's values of them
@@ -215,7 +217,7 @@ class _Judge:
         ref = self.reference.run(x)
         with _signals_deferred():
             c_out, records = native.run_traced(x)
-        r_out = ref[self.reference.model.output_names[0]].reshape(c_out.shape)
+        r_out = self.reference.outputs(ref).reshape(c_out.shape)
         first_diff: dict[int, tuple[int, np.ndarray]] = {}
         for s in steps:
             row, name = self.rows[s["index"]], s["out"]
@@ -261,7 +263,11 @@ class _Judge:
             self.max_err = max(self.max_err, float(np.nanmax(np.where(np.isnan(err), np.inf, err)[judged])))
             self.tol_ok &= bool(np.all((err <= ATOL + RTOL * np.abs(r64))[judged]))
             flat_c, flat_r = c_out.reshape(n, -1), r_out.reshape(n, -1)
-            self.agree += int(np.sum((flat_c.argmax(axis=1) == flat_r.argmax(axis=1))[judged]))
+            agree = np.ones(n, bool)
+            for port in self.plan.outputs:  # the arg-max of every output
+                part = slice(port.offset, port.offset + port.size)
+                agree &= flat_c[:, part].argmax(axis=1) == flat_r[:, part].argmax(axis=1)
+            self.agree += int(np.sum(agree[judged]))
         self.samples += n
 
     def _classify(self, x_i, ref, i, name, diff) -> tuple[str, float, int]:
@@ -270,8 +276,7 @@ class _Judge:
         if binarized is None:
             return "mismatch", 0.0, 0
         known = {k: ref[k][i].reshape(self.imported.tensors[k].shape) for k in self.known if k in ref}
-        decision = self.shadow.decisions(x_i.reshape(self.imported.tensors[self.imported.inputs[0]].shape),
-                                         known, {binarized}).get(binarized)
+        decision = self.shadow.decisions(x_i, known, {binarized}).get(binarized)
         if decision is None:
             return "mismatch", 0.0, 0
         mask = _onnx_layout(self.graph, name, diff).reshape(decision.exact.shape)

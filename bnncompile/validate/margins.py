@@ -16,7 +16,10 @@ tensor three things:
   is a function the C reproduces bit for bit.
 
 Binarized tensors that the C computes too are taken from the reference's own
-output, so everything after them follows the reference. At a binarizer, the
+output, so everything after them follows the reference. A binarized tensor
+that the model computes by arithmetic (straight-through estimators, proven a
+binarizer by the compiler) is judged by its own value and bound, and by the
+inner decisions it carries (the Sign inside it). At a binarizer, the
 decision's margin is |exact| (the threshold of every binarizer is 0 once the
 importer has turned comparisons into subtractions). A binarizer the compiler
 folded into a later threshold (the first Sign of Larq's `Sign -> Add(0.1) ->
@@ -89,12 +92,13 @@ class Shadow:
         self.graph = imported
 
     def decisions(self, x: np.ndarray, known: dict[str, np.ndarray], wanted: set[str]) -> dict[str, Decision]:
-        """x: one sample (per-sample input shape, float32). known: reference values
-        (per-sample, imported layout) of binarized tensors. wanted: outputs of
+        """x: one sample (float32, shaped as the graph's sample_shape). known: reference
+        values (per-sample, imported layout) of binarized tensors. wanted: outputs of
         binarizers whose decisions are needed; evaluation stops once all are known."""
         g = self.graph
-        x = np.asarray(x, np.float32)[None]
-        values: dict[str, Value] = {g.inputs[0]: Value(x.astype(np.float64), x, np.zeros(x.shape))}
+        values: dict[str, Value] = {
+            name: Value(v.astype(np.float64), v, np.zeros(v.shape))
+            for name, v in g.input_values(np.asarray(x, np.float32).reshape((1,) + g.sample_shape)).items()}
         found: dict[str, Decision] = {}
         for op in g.ops:
             if wanted <= found.keys():
@@ -109,6 +113,8 @@ class Shadow:
             inner = _inner(ins, value.exact.shape)
             value.margin = inner if np.isfinite(inner).any() else None
             values[op.output] = value
+            if op.output in wanted:  # a binarized value made by arithmetic (straight-through estimators)
+                found[op.output] = Decision(value.exact[0], value.bound[0], inner[0])
         return found
 
     @staticmethod
@@ -150,7 +156,11 @@ class Shadow:
             return Value(exact, model, self._rounded(bound, exact, model))
         if isinstance(op, (ir.Relu, ir.Clip)):
             return Value(op.reference(v.exact), model, v.bound)
-        if isinstance(op, (ir.Reshape, ir.Transpose)):
+        if isinstance(op, ir.PRelu):  # slope |s| on the negative side, 1 on the positive side
+            slope = op.slope.astype(np.float64)
+            exact = op.apply(v.exact, slope)
+            return Value(exact, model, self._rounded(v.bound * np.maximum(1.0, np.abs(slope)), exact, model))
+        if isinstance(op, (ir.Reshape, ir.Transpose, ir.Dilate)):  # data movement (and exact zeros)
             return Value(op.reference(v.exact), model, op.reference(v.bound),
                          op.reference(v.mag) if v.mag is not None else None)
         if isinstance(op, ir.Pad):  # the padding value itself is exact
@@ -163,6 +173,19 @@ class Shadow:
             a, b = ins
             exact = a.exact + b.exact
             return Value(exact, model, self._rounded(a.bound + b.bound, exact, model))
+        if isinstance(op, ir.Arith):
+            a, b = ins
+            exact = op.apply(a.exact, b.exact)
+            if op.kind in ("add", "sub"):
+                bound = a.bound + b.bound
+            elif op.kind == "mul":
+                bound = np.abs(a.exact) * b.bound + np.abs(b.exact) * a.bound + a.bound * b.bound
+            else:  # a/b moves by at most (|da| + |a/b| |db|) / (|b| - |db|) while b keeps its sign
+                room = np.abs(b.exact) - b.bound
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bound = np.where(room > 0, (a.bound + np.abs(exact) * b.bound) / room, np.inf)
+                bound = np.where((a.bound == 0) & (b.bound == 0), 0.0, bound)
+            return Value(exact, model, self._rounded(bound, exact, model))
         if isinstance(op, ir.Dense):
             return self._sum(v, model, lambda t, w, pad: t @ w, op.weight, op.weight.shape[0])
 
@@ -170,11 +193,15 @@ class Shadow:
             def conv(t, k, pad):
                 return ir.conv2d_nhwc(t, k, op.strides, op.dilations, op.pads, op.groups, pad)
             return self._sum(v, model, conv, op.kernel, op.fan_in, op.pad_value)
-        if isinstance(op, ir.Pool2D):
+        if isinstance(op, ir.Conv3D):
+            def conv3d(t, k, pad):
+                return ir.conv3d_ndhwc(t, k, op.strides, op.dilations, op.pads, op.groups, pad)
+            return self._sum(v, model, conv3d, op.kernel, op.fan_in, op.pad_value)
+        if isinstance(op, (ir.Pool2D, ir.Pool3D)):
             exact = op.reference(v.exact)
             if op.kind == "max":
                 return Value(exact, model, op.reference(v.bound))
-            window = op.kernel[0] * op.kernel[1]
+            window = int(np.prod(op.kernel))
             exact_sums = not v.bound.any() and _integers(v.model)
             slop = 0 if exact_sums else 2 * window * U32 * op.reference(np.abs(v.exact))
             return Value(exact, model, op.reference(v.bound) + slop)

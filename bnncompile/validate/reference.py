@@ -43,7 +43,7 @@ class Reference:
             chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
             try:
                 if self.session is not None:
-                    values = self.session.run(None, {self.model.input_name: chunk})
+                    values = self.session.run(None, self.model.feeds(chunk))
                     parts.append(dict(zip(self.model.output_names, values)))
                 else:
                     parts.append(self.model.run_numpy(chunk))
@@ -53,3 +53,11 @@ class Reference:
                 raise BnnError(f"the reference ({self.name}) cannot run this model: "
                                f"{str(exc).splitlines()[0][:300]}") from None
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def outputs(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's output(s) from `run`'s values: the one output as it is, or
+        several flattened one after another per sample (as NAME_run writes them)."""
+        names = self.model.model_outputs
+        if len(names) == 1:
+            return values[names[0]]
+        return np.concatenate([values[n].reshape(len(values[n]), -1) for n in names], axis=1)

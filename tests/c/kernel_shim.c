@@ -37,7 +37,8 @@ static struct bnn_pool_geometry pool_geometry(const int *v)
 {
     struct bnn_pool_geometry g;
     g.h = v[0]; g.w = v[1]; g.c = v[2]; g.kh = v[3]; g.kw = v[4]; g.sh = v[5]; g.sw = v[6];
-    g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10];
+    g.pt = v[7]; g.pl = v[8]; g.oh = v[9]; g.ow = v[10]; g.pb = v[11]; g.pr = v[12];
+    g.d = v[13]; g.kd = v[14]; g.sd = v[15]; g.pf = v[16]; g.od = v[17]; g.pk = v[18];
     return g;
 }
 
@@ -58,6 +59,30 @@ void shim_avgpool_float(const int *geometry, const float *x, int count_include_p
 {
     struct bnn_pool_geometry g = pool_geometry(geometry);
     bnn_avgpool_float(&g, x, count_include_pad, y);
+}
+
+void shim_sumpool_float(const int *geometry, const float *x, int divisor, float *y)
+{
+    struct bnn_pool_geometry g = pool_geometry(geometry);
+    bnn_sumpool_float(&g, x, (enum bnn_pool_divisor)divisor, y);
+}
+
+void shim_arith(const float *a, const float *b, int kind, int rank, const int *dims, const int *a_step,
+                const int *b_step, float *y)
+{
+    bnn_arith(a, b, (enum bnn_channel_kind)kind, rank, dims, a_step, b_step, y);
+}
+
+void shim_prelu(const float *x, size_t n, const float *s, size_t s_len, float *y) { bnn_prelu(x, n, s, s_len, y); }
+
+void shim_stuff_float(const float *x, const int *g, float *y)
+{
+    bnn_stuff_float(x, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], y);
+}
+
+void shim_stuff_bits(const uint32_t *x, const uint32_t *x_mask, const int *g, uint32_t *y, uint32_t *y_mask)
+{
+    bnn_stuff_bits(x, x_mask, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], y, y_mask);
 }
 
 void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y)

@@ -11,4 +11,10 @@ void shim_maxpool_bits(const int *geometry, const uint32_t *x, const uint32_t *x
                        uint32_t *y, uint32_t *y_mask);
 void shim_maxpool_float(const int *geometry, const float *x, float *y);
 void shim_avgpool_float(const int *geometry, const float *x, int count_include_pad, float *y);
+void shim_sumpool_float(const int *geometry, const float *x, int divisor, float *y);
+void shim_arith(const float *a, const float *b, int kind, int rank, const int *dims, const int *a_step,
+                const int *b_step, float *y);
+void shim_prelu(const float *x, size_t n, const float *s, size_t s_len, float *y);
+void shim_stuff_float(const float *x, const int *g, float *y);
+void shim_stuff_bits(const uint32_t *x, const uint32_t *x_mask, const int *g, uint32_t *y, uint32_t *y_mask);
 void shim_transpose(const uint32_t *x, int rank, const int *dims, const int *perm, uint32_t *y);

@@ -11,16 +11,16 @@ pattern bnncompile does not take, `BnnError` for a model that is wrong.
 from __future__ import annotations
 
 from .dense import h_gemm, h_matmul
-from .elementwise import arith, h_add_or_arith, h_batchnorm, h_clip, h_neg, h_relu, h_softmax
+from .elementwise import arith, h_batchnorm, h_clip, h_neg, h_prelu, h_relu, h_softmax
 from .quantizers import h_bipolar_quant, h_cast, h_compare, h_not, h_sign, h_where
 from .shape import h_concat, h_dropout, h_flatten, h_identity, h_reshape, h_squeeze, h_transpose, h_unsqueeze
-from .spatial import h_conv, h_pad, h_pool
+from .spatial import h_conv, h_conv_transpose, h_pad, h_pool, h_reduce
 
 HANDLERS = {
     "MatMul": h_matmul,
     "Gemm": h_gemm,
     "BatchNormalization": h_batchnorm,
-    "Add": h_add_or_arith,
+    "Add": arith("add", "add"),
     "Sub": arith("sub", "rsub"),
     "Mul": arith("mul", "mul"),
     "Div": arith("div", "rdiv"),
@@ -37,6 +37,8 @@ HANDLERS = {
     "Identity": h_identity,
     "Relu": h_relu,
     "Clip": h_clip,
+    "PRelu": h_prelu,
+    "LeakyRelu": h_prelu,
     "Softmax": h_softmax,
     "LogSoftmax": h_softmax,
     "Flatten": h_flatten,
@@ -46,10 +48,13 @@ HANDLERS = {
     "Transpose": h_transpose,
     "Dropout": h_dropout,
     "Conv": h_conv,
+    "ConvTranspose": h_conv_transpose,
     "MaxPool": h_pool,
     "AveragePool": h_pool,
     "GlobalAveragePool": h_pool,
     "GlobalMaxPool": h_pool,
+    "ReduceMean": h_reduce,
+    "ReduceSum": h_reduce,
     "Pad": h_pad,
     "Concat": h_concat,
 }

@@ -1,5 +1,6 @@
-"""Handlers of elementwise ops on activations: arithmetic with a constant,
-batchnorm, Relu, Clip, Softmax/LogSoftmax and the Add of two activations."""
+"""Handlers of elementwise ops on activations: arithmetic with a constant or
+between two activations, batchnorm, Relu, Clip, PRelu/LeakyRelu and
+Softmax/LogSoftmax."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,10 @@ def arith(kind_x_c: str, kind_c_x: str):
             x, c, kind = a, b, kind_x_c
         elif isinstance(b, ir.Tensor) and isinstance(a, np.ndarray):
             x, c, kind = b, a, kind_c_x
+        elif isinstance(a, ir.Tensor) and isinstance(b, ir.Tensor):
+            return _between_activations(t, node, kind_x_c, a, b)
         else:
-            raise Unsupported("elementwise op between two activations")
+            raise Unsupported("elementwise op between these inputs")
         x = t.as_float(x)
         c = t.per_sample_const(c, x)
         if kind == "div" and np.any(c == 0):
@@ -64,6 +67,20 @@ def h_neg(t: Translator, node, ins):
 
 def h_relu(t: Translator, node, ins):
     t.finish(node, t.emit(ir.Relu, [t.as_float(ins[0])]))
+
+
+def h_prelu(t: Translator, node, ins):
+    """PRelu(x, slope) with a constant slope broadcasting against x (per channel
+    [C,1,1] or [1,C,1,1] as the torch exporters write it, or one value), and
+    LeakyRelu(x, alpha): both y = x >= 0 ? x : x * slope."""
+    x = t.as_float(ins[0])
+    if node.op_type == "LeakyRelu":
+        slope = np.array(attr(node, "alpha", 0.01), np.float32)
+    elif not isinstance(ins[1], np.ndarray):
+        raise Unsupported("PRelu slope must be a constant")
+    else:
+        slope = ins[1]
+    t.finish(node, t.emit(ir.PRelu, [x], slope=t.per_sample_const(slope, x)))
 
 
 def h_clip(t: Translator, node, ins):
@@ -89,12 +106,23 @@ def h_softmax(t: Translator, node, ins):
     t.finish(node, t.emit(ir.Softmax, [x], log=node.op_type == "LogSoftmax"))
 
 
-def h_add_or_arith(t: Translator, node, ins):
-    a, b = ins
-    if isinstance(a, ir.Tensor) and isinstance(b, ir.Tensor):
-        a, b = t.as_float(a), t.as_float(b)
-        if a.shape != b.shape:
-            raise Unsupported(f"broadcasting Add of activations {a.shape} and {b.shape}")
+def _between_activations(t: Translator, node, kind: str, a: ir.Tensor, b: ir.Tensor):
+    """a (op) b of two activations, with ONNX (numpy) broadcasting: both get the
+    output's rank; an equal-shape float32 sum is a residual `Add`, anything else
+    an `Arith` (the straight-through arithmetic PyTorch exports is decided by
+    the STE pass)."""
+    a, b = t.as_float(a), t.as_float(b)
+    if a.domain != b.domain:
+        raise Unsupported(f"{node.op_type} of a float32 and a float64 activation")
+    full_a, full_b = (1,) + a.shape, (1,) + b.shape
+    try:
+        full = tuple(np.broadcast_shapes(full_a, full_b))
+    except ValueError:
+        raise BnnError(f"{node.op_type} of activations of shapes {full_a} and {full_b}, which do not broadcast",
+                       node=node_label(node)) from None
+    a, b = (t.reshape(v, (1,) * (len(full) - len(s)) + s) for v, s in ((a, full_a), (b, full_b)))
+    if kind == "add" and a.shape == b.shape and a.domain == ir.Domain.FLOAT:
         t.finish(node, t.emit(ir.Add, [a, b]))
-        return
-    arith("add", "add")(t, node, ins)
+    else:
+        t.finish(node, t.emit(ir.Arith, [a, b], kind=kind))
+
