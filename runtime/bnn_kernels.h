@@ -12,13 +12,18 @@
  *   __AVX2__                        x86-64 AVX2 (bnn_opt_avx2.h)
  *   __x86_64__ (SSE2)               any other x86-64: SSE2 is in its baseline (bnn_opt_sse2.h)
  *   __aarch64__ and __ARM_NEON      AArch64 NEON (bnn_opt_neon.h)
+ *   __ARM_ARCH_6M__, __ARM_ARCH_7M__, __ARM_ARCH_7EM__
+ *                                   Cortex-M (bnn_opt_cortexm.h)
+ *   __riscv, 32-bit                 RV32 with or without Zbb (bnn_opt_riscv.h)
  *   anything else                   the portable fast kernels
  *
  * An instruction-set header supplies micro-kernels (the innermost loops:
  * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h supplies
  * whatever a header leaves out, and bnn_opt_driver.h is the walk over a layer
- * they all share. Every variant is
- * tested bit for bit against the reference (tests/test_kernel_variants.py).
+ * they all share; the microcontroller headers (BNN_MCU_KERNELS) run binary
+ * layers through bnn_opt_mcu_walk.h instead. Every variant is tested bit for
+ * bit against the reference (tests/test_kernel_variants.py; on the cores
+ * under QEMU, tests/test_mcu_kernels.py).
  * To add one: a header with the micro-kernels it improves, one #elif below.
  */
 #ifndef BNN_KERNELS_H
@@ -45,12 +50,10 @@
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define BNN_KERNELS "neon"
 #include "bnn_opt_neon.h"
-/*
- * Microcontrollers go here, before the portable fallback, e.g.
- *   #elif defined(__ARM_ARCH_7EM__)   Cortex-M4/M7 (DSP extension)
- *   #elif defined(__ARM_ARCH_6M__)    Cortex-M0/M0+
- *   #elif defined(__riscv_zbb)        RISC-V with the Zbb bit-manipulation extension (cpop)
- */
+#elif defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_6M__)
+#include "bnn_opt_cortexm.h"
+#elif defined(__riscv) && __riscv_xlen == 32
+#include "bnn_opt_riscv.h"
 #else
 #define BNN_KERNELS "portable"
 #endif
@@ -59,6 +62,9 @@
 #include "bnn_opt_driver.h"
 #include "bnn_opt_kbit.h"
 #endif
+#ifdef BNN_MCU_KERNELS
+#include "bnn_opt_mcu_walk.h"
+#endif
 
 /* ---------------------------------------------------------------- entry points */
 
@@ -66,8 +72,10 @@
 static inline void bnn_bconv2d(const struct bnn_bconv2d *layer, const uint32_t *x, const uint32_t *x_mask,
                                const float *other, void *y, uint32_t *y_mask)
 {
-#ifdef BNN_REFERENCE_KERNELS
+#if defined(BNN_REFERENCE_KERNELS)
     bnn_ref_bconv2d(layer, x, x_mask, other, y, y_mask);
+#elif defined(BNN_MCU_KERNELS)
+    bnn_mcu_bconv2d(layer, x, x_mask, other, y, y_mask);
 #else
     bnn_opt_bconv2d(layer, x, x_mask, other, y, y_mask);
 #endif

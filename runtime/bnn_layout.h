@@ -21,15 +21,17 @@ static inline void bnn_transpose(const uint32_t *x, int rank, const int *dims, c
     int k;
     for (k = rank - 2; k >= 0; --k) stride[k] = stride[k + 1] * (size_t)dims[k + 1];
     for (k = 0; k < 4; ++k) ystride[k] = 0;
-    for (k = 0; k < rank; ++k) {
-        ydim[k] = (size_t)dims[perm[k]];
-        ystride[k] = stride[perm[k]];
+    for (k = 0; k < rank; ++k) { /* right-aligned: the last axis is the innermost loop */
+        ydim[4 - rank + k] = (size_t)dims[perm[k]];
+        ystride[4 - rank + k] = stride[perm[k]];
     }
     for (i0 = 0; i0 < ydim[0]; ++i0)
         for (i1 = 0; i1 < ydim[1]; ++i1)
-            for (i2 = 0; i2 < ydim[2]; ++i2)
-                for (i3 = 0; i3 < ydim[3]; ++i3)
-                    y[n++] = x[i0 * ystride[0] + i1 * ystride[1] + i2 * ystride[2] + i3 * ystride[3]];
+            for (i2 = 0; i2 < ydim[2]; ++i2) {
+                /* the innermost axis as a pointer walk: a few instructions per element on a microcontroller */
+                const uint32_t *xp = x + i0 * ystride[0] + i1 * ystride[1] + i2 * ystride[2];
+                for (i3 = 0; i3 < ydim[3]; ++i3, xp += ystride[3]) y[n++] = *xp;
+            }
 }
 
 /* One input of a concatenation: `outer` blocks of `chunk` floats go to

@@ -329,6 +329,11 @@ def all_cases(seed: int = 0) -> list[Case]:
         bconv_case(rng, "bconv-depthwise", 7, 7, 8, 8, 3, 3, pads=(1, 1, 1, 1), groups=8, pad_mode=1),
         bconv_case(rng, "bconv-depthwise-c40-zero-pad-s2", 9, 8, 40, 40, 3, 3, (2, 2), pads=(1, 0, 1, 1), groups=40,
                    out_kind=OUT_BITS),
+        # long runs of words: a flush of the microcontrollers' byte counts within a pixel, 5 kernel rows
+        bconv_case(rng, "bconv-c200-long-runs", 5, 5, 200, 20, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_BITS),
+        bconv_case(rng, "bconv-c100-5x5-one-pad", 7, 6, 100, 17, 5, 5, pads=(2, 2, 2, 2), pad_mode=1),
+        bconv_case(rng, "bconv-depthwise-c36-one-pad-dilated", 8, 9, 36, 36, 3, 2, (1, 2), (2, 1), pads=(2, 1, 1, 2),
+                   groups=36, pad_mode=1, out_kind=OUT_BITS, ternary_out=True),
         bconv_case(rng, "bconv-groups-aligned", 5, 5, 64, 32, 3, 3, pads=(1, 1, 1, 1), groups=2, pad_mode=1),
         # dense layers: 1x1 convolutions of (rows x 1 x k), and a dense layer after a Flatten
         bconv_case(rng, "dense-k257-n10", 1, 1, 257, 10, 1, 1),
