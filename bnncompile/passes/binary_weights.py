@@ -171,18 +171,13 @@ def xnor_after_flatten(graph: ir.Graph) -> ir.Graph:
     the same integers (a float sum of +-1 and 0 is exact), and nothing is
     unpacked or repacked at run time.
     """
-    readers: dict[str, int] = {}
-    for op in graph.ops:
-        for name in op.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    producers = {op.output: op for op in graph.ops}
     ops: list[ir.Op] = []
     for op in graph.ops:
-        flat = producers.get(op.inputs[0]) if isinstance(op, ir.BinaryDense) and not op.packed_input else None
-        cast = producers.get(flat.inputs[0]) if isinstance(flat, ir.Reshape) else None
+        flat = graph.producer(op.inputs[0]) if isinstance(op, ir.BinaryDense) and not op.packed_input else None
+        cast = graph.producer(flat.inputs[0]) if isinstance(flat, ir.Reshape) else None
         bits = graph.tensors[cast.inputs[0]] if isinstance(cast, ir.Cast) else None
         if (bits is None or not bits.domain.is_packed or len(bits.shape) != 3 or len(flat.shape) != 1
-                or readers[flat.output] != 1 or readers[cast.output] != 1 or op.fan_in != bits.size):
+                or len(graph.consumers(flat.output)) != 1 or len(graph.consumers(cast.output)) != 1 or op.fan_in != bits.size):
             ops.append(op)
             continue
         h, w, c = bits.shape

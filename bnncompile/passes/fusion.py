@@ -60,18 +60,14 @@ def _levels_threshold(layer: ir.Op, op: ir.Op, current: str, tensors) -> bool:
 
 def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
     tensors = graph.tensors
-    readers: dict[str, list[ir.Op]] = {}
-    for op in graph.ops:
-        for name in op.inputs:
-            readers.setdefault(name, []).append(op)
     fused_into: dict[int, ir.Fused] = {}  # id of the chain's last op -> the fused op replacing it
     absorbed: set[int] = set()
     for op in graph.ops:
         if not _is_layer(op, tensors) or id(op) in absorbed:
             continue
         chain, others, current = [], [], op.output
-        while current not in graph.outputs and len(readers.get(current, [])) == 1:
-            nxt = readers[current][0]
+        while current not in graph.outputs and len(graph.consumers(current)) == 1:
+            nxt = graph.consumers(current)[0]
             if id(nxt) in absorbed or (not _extends(nxt, current, tensors, len(others))
                                        and not _levels_threshold(op, nxt, current, tensors)):
                 break  # (an Add of two chains joins the first one; the other ends before it)

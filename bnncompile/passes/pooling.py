@@ -87,18 +87,13 @@ def threshold_before_max_pool(graph: ir.Graph) -> ir.Graph:
     then fold the threshold into the layer that makes the sums: its output is
     bits (1/32 of the int32 sums it replaces).
     """
-    readers: dict[str, int] = {}
-    for op in graph.ops:
-        for name in op.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    producers = {op.output: op for op in graph.ops}
     ops: list[ir.Op] = []
     for op in graph.ops:
-        pool = producers.get(op.inputs[0]) if isinstance(op, ir.Threshold) and op.sign_like and not op.float_input \
+        pool = graph.producer(op.inputs[0]) if isinstance(op, ir.Threshold) and op.sign_like and not op.float_input \
             else None
         sums = graph.tensors[pool.inputs[0]] if isinstance(pool, ir.Pool2D) else None
         if (sums is None or pool.kind != "max" or pool.min_channels is not None or sums.domain != ir.Domain.INT
-                or readers[pool.output] != 1 or readers[pool.inputs[0]] != 1
+                or len(graph.consumers(pool.output)) != 1 or len(graph.consumers(pool.inputs[0])) != 1
                 or not all(sums.per_channel(a) for a in (op.flip, op.t_zero, op.t_pos))):
             ops.append(op)
             continue
