@@ -137,12 +137,14 @@ static inline int bnn_level_of(int32_t v, const int32_t *bounds, int n_steps, in
 /*
  * Thresholds of `rows` x `channels` values (int32, or floats decided on their
  * keys) into packed bits, and for a ternary output (mask != NULL) the mask
- * plane. Element i uses bounds j = i % t_len: t_len is the channel count
- * (per-channel bounds) or the tensor size.
+ * plane. Element i = (r, c) uses bounds j = i % t_len: t_len is the channel
+ * count (per-channel bounds) or the tensor size. The values are read at
+ * src[r * channels + c], or with channel_major at src[c * rows + r] (an NCHW
+ * input binarized where it lies: no transposed copy).
  */
-static inline void bnn_ref_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                     const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
-                                     uint32_t *bits, uint32_t *mask)
+static inline void bnn_ref_threshold(const void *src, int src_is_float, int channel_major, size_t rows,
+                                     size_t channels, const int32_t *lo, const int32_t *hi, const uint8_t *flip,
+                                     size_t t_len, uint32_t *bits, uint32_t *mask)
 {
     const size_t words = BNN_WORDS(channels);
     size_t r, c, i = 0;
@@ -153,7 +155,8 @@ static inline void bnn_ref_threshold(const void *src, int src_is_float, size_t r
         if (mrow) memset(mrow, 0, words * sizeof *mrow);
         for (c = 0; c < channels; ++c, ++i) {
             const size_t j = i % t_len;
-            const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[i]) : ((const int32_t *)src)[i];
+            const size_t at = channel_major ? c * rows + r : i;
+            const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[at]) : ((const int32_t *)src)[at];
             const uint32_t bit = 1u << (c % 32u);
             const int negative = bnn_is_negative(v, lo[j], hi[j], flip[j]);
             if (negative) brow[c / 32u] |= bit;

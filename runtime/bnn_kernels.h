@@ -114,14 +114,14 @@ static inline void bnn_fconv3d(const struct bnn_fconv3d *layer, const float *x, 
 }
 
 /* Thresholds of a tensor into packed bits (bnn_bits.h). */
-static inline void bnn_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *lo,
-                                 const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits,
-                                 uint32_t *mask)
+static inline void bnn_threshold(const void *src, int src_is_float, int channel_major, size_t rows, size_t channels,
+                                 const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
+                                 uint32_t *bits, uint32_t *mask)
 {
 #ifdef BNN_REFERENCE_KERNELS
-    bnn_ref_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+    bnn_ref_threshold(src, src_is_float, channel_major, rows, channels, lo, hi, flip, t_len, bits, mask);
 #else
-    bnn_opt_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+    bnn_opt_threshold(src, src_is_float, channel_major, rows, channels, lo, hi, flip, t_len, bits, mask);
 #endif
 }
 

@@ -36,7 +36,9 @@
  *                  level of the int32 sum, packed in planes: a
  *                  multi-threshold (bnn_levels.h).
  * So the int32 accumulator tensor never exists in memory: a fused layer goes
- * from packed bits to packed bits.
+ * from packed bits to packed bits. A real-valued output may also be stored
+ * channel-major (plane != 0): the last layer of an NCHW model writes the
+ * model's output itself, with no NHWC copy and no transpose after it.
  */
 #ifndef BNN_LAYER_H
 #define BNN_LAYER_H
@@ -64,6 +66,9 @@ struct bnn_output {
     const int32_t *lo, *hi;        /* BITS: per output channel, see bnn_ref_threshold */
     const uint8_t *flip;
     int ternary;                   /* BITS: the output has a mask plane */
+    size_t plane;                  /* FLOAT/INT32: 0 = channels innermost, y[pixel][o]; else
+                                    * channel-major, y[o][pixel] with `plane` pixels per channel
+                                    * (the model's NCHW output, stored where the user wants it) */
 };
 
 /* A convolution (or dense layer) with binary input and binary kernel: XNOR/popcount. */
@@ -136,12 +141,18 @@ static inline void bnn_output_clear_bits(const struct bnn_output *out, void *y, 
     if (out->ternary) memset(y_mask + pixel * words, 0, words * sizeof(uint32_t));
 }
 
-/* Stores output (pixel, o) of a real layer from its float sum. */
+/* Where output (pixel, o) of a real-valued or int32 output goes (out->plane: channel-major). */
+static inline size_t bnn_output_at(const struct bnn_output *out, size_t pixel, int o, int channels)
+{
+    return out->plane ? (size_t)o * out->plane + pixel : pixel * (size_t)channels + (size_t)o;
+}
+
+/* Stores output (pixel, o) of a real layer from its float sum (a residual `other` is channels innermost). */
 static inline void bnn_output_store_real(const struct bnn_output *out, float sum, size_t pixel, int o, int channels,
                                          const float *other, float *y)
 {
     const size_t at = pixel * (size_t)channels + (size_t)o;
-    y[at] = bnn_output_chain(out, sum, o, other ? other[at] : 0.0f);
+    y[bnn_output_at(out, pixel, o, channels)] = bnn_output_chain(out, sum, o, other ? other[at] : 0.0f);
 }
 
 /* Stores output (pixel, o) of a binary layer from its exact sum. */
@@ -149,7 +160,7 @@ static inline void bnn_output_store_sum(const struct bnn_output *out, int32_t su
                                         const float *other, void *y, uint32_t *y_mask)
 {
     if (out->kind == BNN_OUT_INT32) {
-        ((int32_t *)y)[pixel * (size_t)channels + (size_t)o] = sum;
+        ((int32_t *)y)[bnn_output_at(out, pixel, o, channels)] = sum;
     } else if (out->kind == BNN_OUT_BITS) {
         const size_t words = BNN_WORDS((size_t)channels);
         bnn_output_decide(out, sum, o, (uint32_t *)y + pixel * words, out->ternary ? y_mask + pixel * words : NULL);

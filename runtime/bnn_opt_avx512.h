@@ -238,6 +238,16 @@ BNN_AVX512_INLINE void bnn_avx512_chain_store_np(const struct bnn_output *out, c
         case BNN_RDIV: for (p = 0; p < np; ++p) v[p] = _mm512_div_ps(c, v[p]); break;
         }
     }
+    if (out->plane) { /* channel-major: lane l goes to plane c0 + l */
+        float lanes[BNN_BLOCK];
+        int l;
+        for (p = 0; p < np; ++p) {
+            float *at = y + (size_t)c0 * out->plane + t->pixel + (size_t)p;
+            _mm512_storeu_ps(lanes, v[p]);
+            for (l = 0; l < t->lanes; ++l) at[(size_t)l * out->plane] = lanes[l];
+        }
+        return;
+    }
     for (p = 0; p < np; ++p) _mm512_mask_storeu_ps(y + first + (size_t)p * stride, valid, v[p]);
 }
 
@@ -298,6 +308,14 @@ static inline void bnn_mk_store_sums(const struct bnn_output *out, const struct 
     int p;
     if (out->kind == BNN_OUT_BITS) {
         for (p = 0; p < t->np; ++p) bnn_avx512_decide_store(out, t, p, sums[p], y, y_mask);
+        return;
+    }
+    if (out->kind == BNN_OUT_INT32 && out->plane) {
+        int l;
+        for (p = 0; p < t->np; ++p)
+            for (l = 0; l < t->lanes; ++l)
+                ((int32_t *)y)[bnn_output_at(out, t->pixel + (size_t)p, t->block * BNN_BLOCK + l, t->channels)] =
+                    sums[p][l];
         return;
     }
     if (out->kind == BNN_OUT_INT32) {

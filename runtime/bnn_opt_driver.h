@@ -52,13 +52,42 @@
 #endif
 
 /*
+ * Thresholds of a channel-major tensor (an NCHW input where it lies) with
+ * per-channel bounds: one channel's plane at a time, so the reads are
+ * contiguous and the channel's bounds stay in registers; each decision sets
+ * its bit in the pixel's word (bnn_ref_threshold's rule).
+ */
+static inline void bnn_opt_threshold_planes(const void *src, int src_is_float, size_t rows, size_t channels,
+                                            const int32_t *lo, const int32_t *hi, const uint8_t *flip,
+                                            uint32_t *bits, uint32_t *mask)
+{
+    const size_t words = BNN_WORDS(channels);
+    size_t r, c;
+    memset(bits, 0, rows * words * sizeof *bits);
+    if (mask) memset(mask, 0, rows * words * sizeof *mask);
+    for (c = 0; c < channels; ++c) {
+        const int32_t low = lo[c], high = hi[c];
+        const int flipped = flip[c];
+        const uint32_t bit = 1u << (c % 32u);
+        uint32_t *column = bits + c / 32u, *mask_column = mask ? mask + c / 32u : NULL;
+        for (r = 0; r < rows; ++r) {
+            const int32_t v = src_is_float ? bnn_float_key(((const float *)src)[c * rows + r])
+                                           : ((const int32_t *)src)[c * rows + r];
+            const int negative = bnn_is_negative(v, low, high, flipped);
+            if (negative) column[r * words] |= bit;
+            if (mask_column && (negative || !bnn_is_zero(v, low, high))) mask_column[r * words] |= bit;
+        }
+    }
+}
+
+/*
  * Thresholds of a tensor (bnn_ref_threshold) with per-channel bounds, 16
  * channels at a time through the same decision code as the fused layers;
  * bounds per element (t_len = the tensor size) take the reference.
  */
-static inline void bnn_opt_threshold(const void *src, int src_is_float, size_t rows, size_t channels,
-                                     const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len,
-                                     uint32_t *bits, uint32_t *mask)
+static inline void bnn_opt_threshold(const void *src, int src_is_float, int channel_major, size_t rows,
+                                     size_t channels, const int32_t *lo, const int32_t *hi, const uint8_t *flip,
+                                     size_t t_len, uint32_t *bits, uint32_t *mask)
 {
     struct bnn_output out;
     struct bnn_tile tile;
@@ -66,7 +95,11 @@ static inline void bnn_opt_threshold(const void *src, int src_is_float, size_t r
     size_t r;
     int block, l;
     if (t_len != channels) {
-        bnn_ref_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+        bnn_ref_threshold(src, src_is_float, channel_major, rows, channels, lo, hi, flip, t_len, bits, mask);
+        return;
+    }
+    if (channel_major) {
+        bnn_opt_threshold_planes(src, src_is_float, rows, channels, lo, hi, flip, bits, mask);
         return;
     }
     memset(&out, 0, sizeof out);

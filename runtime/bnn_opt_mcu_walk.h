@@ -145,7 +145,10 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
         float v[BNN_BLOCK], *row = (float *)y + at;
         for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
         bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
-        if (t->lanes == BNN_BLOCK) {
+        if (out->plane) { /* channel-major: lane l goes to plane c0 + l */
+            row = (float *)y + (size_t)t->block * BNN_BLOCK * out->plane + t->pixel;
+            for (l = 0; l < t->lanes; ++l) row[(size_t)l * out->plane] = v[l];
+        } else if (t->lanes == BNN_BLOCK) {
             BNN_CSA_UNROLL
             for (l = 0; l < BNN_BLOCK; ++l) row[l] = v[l];
         } else {

@@ -251,7 +251,10 @@ static inline void bnn_mk_store_real(const struct bnn_output *out, const struct 
         const size_t at = (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
         float *row = y + at;
         bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v[p]);
-        if (t->lanes == BNN_BLOCK) {
+        if (out->plane) { /* channel-major: one plane per channel */
+            row = y + (size_t)t->block * BNN_BLOCK * out->plane + t->pixel + (size_t)p;
+            for (l = 0; l < t->lanes; ++l) row[(size_t)l * out->plane] = v[p][l];
+        } else if (t->lanes == BNN_BLOCK) {
             for (l = 0; l < BNN_BLOCK; ++l) row[l] = v[p][l];
         } else {
             for (l = 0; l < t->lanes; ++l) row[l] = v[p][l];
@@ -267,10 +270,10 @@ static inline void bnn_mk_store_sums(const struct bnn_output *out, const struct 
     if (out->kind == BNN_OUT_BITS) {
         for (p = 0; p < t->np; ++p) bnn_tile_decide(out, t, p, sums[p], y, y_mask);
     } else if (out->kind == BNN_OUT_INT32) {
-        for (p = 0; p < t->np; ++p) {
-            int32_t *row = (int32_t *)y + (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
-            for (l = 0; l < t->lanes; ++l) row[l] = sums[p][l];
-        }
+        for (p = 0; p < t->np; ++p)
+            for (l = 0; l < t->lanes; ++l)
+                ((int32_t *)y)[bnn_output_at(out, t->pixel + (size_t)p, t->block * BNN_BLOCK + l, t->channels)] =
+                    sums[p][l];
     } else {
         float v[BNN_TILE][BNN_BLOCK];
         for (p = 0; p < t->np; ++p)

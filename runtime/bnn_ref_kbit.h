@@ -91,7 +91,7 @@ static inline void bnn_kconv_store(const struct bnn_kconv2d *L, int32_t sum, siz
         bnn_put_code((uint32_t *)y, (size_t)L->g.oh * (size_t)L->g.ow * words, pixel * words + (size_t)o / 32u,
                      (unsigned)(o % 32), bnn_levels_code(&L->levels, sum, (size_t)o), L->levels.planes);
     } else if (L->out.kind == BNN_OUT_INT32) {
-        ((int32_t *)y)[pixel * channels + (size_t)o] = sum;
+        ((int32_t *)y)[bnn_output_at(&L->out, pixel, o, (int)channels)] = sum;
     } else {
         bnn_output_store_real(&L->out, (float)sum, pixel, o, (int)channels, other, (float *)y);
     }

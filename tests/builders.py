@@ -82,8 +82,8 @@ def larq_mlp(rng, sizes=(64, 48, 32, 10), softmax=True, opset=13):
 def shift_one_threshold_array(source: str) -> str:
     """Generated C (prefix `net`) with every accumulator threshold of one binary layer moved
     by one step: drift that `verify --c-dir` and `assert_c_matches` must catch."""
-    # a binary layer fused with its threshold: { BNN_OUT_BITS, 0, NULL, lo, hi, flip, ternary }
-    call = re.search(r"\{ BNN_OUT_BITS, 0, NULL, (net_l\d+_lo), net_l\d+_lo, net_l\d+_flip, 0 \}", source)
+    # a binary layer fused with its threshold: { BNN_OUT_BITS, 0, NULL, lo, hi, flip, ternary, plane }
+    call = re.search(r"\{ BNN_OUT_BITS, 0, NULL, (net_l\d+_lo), net_l\d+_lo, net_l\d+_flip, 0, 0 \}", source)
     assert call, "expected a binary layer that writes its thresholded bits in the generated C"
 
     def shift(match):

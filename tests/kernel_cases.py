@@ -35,6 +35,7 @@ class Case:
     binary_kernel: int = 0
     out_kind: int = OUT_INT32
     ternary_out: int = 0
+    channel_major: int = 0  # FLOAT/INT32 outputs stored y[o][pixel]; a threshold reading src[c][row]
     ops: list = field(default_factory=list)  # (name, constants or None)
     kernel: np.ndarray | None = None
     tap_popcounts: np.ndarray | None = None
@@ -78,7 +79,7 @@ class Case:
             out = struct.pack("<i", KCONV) + struct.pack("<15i", *self.geometry)
             for coding in (self.x_coding, self.w_coding):
                 out += struct.pack("<10i", coding[0], coding[1], *coding[2])
-            out += struct.pack("<4i", self.pad_int, self.out_kind, len(self.ops),
+            out += struct.pack("<5i", self.pad_int, self.out_kind, self.channel_major, len(self.ops),
                                0 if self.steps is None else self.steps.shape[1])
             out += struct.pack("<i", self.out_planes)
             for name, const in self.ops:
@@ -90,11 +91,14 @@ class Case:
             return out + struct.pack("<i", self.y_bytes)
         if self.kind == THRESHOLD:
             rows, channels, is_float, t_len = self.geometry
-            return (struct.pack("<6i", THRESHOLD, rows, channels, is_float, t_len, self.ternary_out) + blob(self.x)
+            x = np.ascontiguousarray(self.x.T) if self.channel_major else self.x
+            return (struct.pack("<7i", THRESHOLD, rows, channels, is_float, t_len, self.ternary_out,
+                                self.channel_major) + blob(x)
                     + blob(self.lo) + blob(self.hi) + blob(self.flip) + struct.pack("<i", self.y_bytes))
         out = struct.pack("<i", self.kind) + struct.pack("<15i", *self.geometry)
         out += struct.pack("<i", self.pad_mode) + struct.pack("<f", self.pad_value)
-        out += struct.pack("<4i", self.binary_kernel, self.out_kind, self.ternary_out, len(self.ops))
+        out += struct.pack("<5i", self.binary_kernel, self.out_kind, self.ternary_out, self.channel_major,
+                           len(self.ops))
         for name, const in self.ops:
             c = None if const is None else np.asarray(const, F32)
             out += struct.pack("<i", OPS[name]) + blob(c) + struct.pack("<i", 1 if c is None else c.size)
@@ -146,9 +150,13 @@ def decide(v: np.ndarray, lo, hi, flip) -> tuple[np.ndarray, np.ndarray]:
 def finish(case: Case, sums: np.ndarray, is_int: bool, rng) -> Case:
     """Fills the output transform's tables and `expected` from the layer's sums [oh, ow, O]."""
     o = sums.shape[-1]
+
+    def stored(values):  # as the kernel lays them out: channels innermost, or one plane per channel
+        return np.moveaxis(values, -1, 0) if case.channel_major else values
+
     if case.out_kind == OUT_INT32:
         case.y_bytes = sums.size * 4
-        case.expected = sums.astype(np.int32).tobytes()
+        case.expected = np.ascontiguousarray(stored(sums.astype(np.int32))).tobytes()
         return case
     if any(name == "add_tensor" for name, _ in case.ops):
         case.other = rng.normal(0, 4, sums.shape).astype(F32)
@@ -158,7 +166,7 @@ def finish(case: Case, sums: np.ndarray, is_int: bool, rng) -> Case:
                 for name, c in case.ops]
     if case.out_kind == OUT_FLOAT:
         case.y_bytes = values.size * 4
-        case.expected = np.asarray(values, F32).tobytes()
+        case.expected = np.ascontiguousarray(stored(np.asarray(values, F32))).tobytes()
         return case
     assert is_int and not case.ops, "packed decisions are made on the int32 sums of a binary layer"
     v = values.astype(np.int64)
@@ -187,7 +195,7 @@ def conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups):
 
 
 def bconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), groups=1,
-               pad_mode=0, ternary_in=False, out_kind=OUT_INT32, ops=(), ternary_out=False) -> Case:
+               pad_mode=0, ternary_in=False, out_kind=OUT_INT32, ops=(), ternary_out=False, channel_major=False) -> Case:
     geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups)
     signs = rng.choice([-1, 1], (o, kh, kw, c // groups)).astype(np.int8)
     x = rng.choice([-1, 1], (h, w, c))
@@ -197,6 +205,7 @@ def bconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pa
                    pads=pads, groups=groups, pad_value=float(pad_mode), packed_input=True)
     sums = op.reference(x[None].astype(F32))[0]
     case = Case(name, BCONV, geometry, pad_mode=pad_mode, out_kind=out_kind, ternary_out=int(ternary_out),
+                channel_major=int(channel_major),
                 ops=list(ops), kernel=packing.blocked_binary_kernel(signs),
                 tap_popcounts=packing.tap_popcounts(signs) if pad_mode else None,
                 x=packing.pack_rows(x), x_mask=packing.pack_rows(np.where(x != 0, -1, 1)) if ternary_in else None)
@@ -204,7 +213,8 @@ def bconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pa
 
 
 def fconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), groups=1,
-               binary=False, pad_value=0.0, exact=True, out_kind=OUT_FLOAT, ops=(), ternary_out=False) -> Case:
+               binary=False, pad_value=0.0, exact=True, out_kind=OUT_FLOAT, ops=(), ternary_out=False,
+               channel_major=False) -> Case:
     geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups)
     shape = (o, kh, kw, c // groups)
     if binary:
@@ -218,18 +228,20 @@ def fconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pa
                    dilations=dilation, pads=pads, groups=groups, pad_value=pad_value)
     sums = op.reference(x[None])[0]  # exact for small integers, whatever the order
     case = Case(name + ("-exact" if exact else ""), FCONV, geometry, pad_value=pad_value, binary_kernel=int(binary),
-                out_kind=out_kind, ternary_out=int(ternary_out), ops=list(ops), kernel=packed, x=x)
+                out_kind=out_kind, ternary_out=int(ternary_out), ops=list(ops), kernel=packed, x=x,
+                channel_major=int(channel_major))
     case = finish(case, sums, False, rng)
     if not exact:
         case.expected = None
     return case
 
 
-def threshold_case(rng, name, rows, channels, is_float, per_element=False, ternary_out=False) -> Case:
+def threshold_case(rng, name, rows, channels, is_float, per_element=False, ternary_out=False,
+                   channel_major=False) -> Case:
     """A threshold of int32 sums or of floats (on their keys), bounds per channel (padded) or per element."""
     if is_float:
         x = rng.normal(0, 3, (rows, channels)).astype(F32)
-        x[0, :4] = [0.0, -0.0, np.inf, -np.inf]
+        x.reshape(-1)[:4] = [0.0, -0.0, np.inf, -np.inf]
         v = ir.float_key(x)
     else:
         x = rng.integers(-50, 51, (rows, channels)).astype(np.int32)
@@ -241,6 +253,7 @@ def threshold_case(rng, name, rows, channels, is_float, per_element=False, terna
     sign, nonzero = decide(v, np.broadcast_to(lo, v.shape), np.broadcast_to(hi, v.shape), np.broadcast_to(flip, v.shape))
     pad = (lambda a: a.reshape(-1)) if per_element else (lambda a: packing.padded_channels(a, channels))
     return Case(name, THRESHOLD, [rows, channels, int(is_float), lo.size], ternary_out=int(ternary_out), x=x,
+                channel_major=int(channel_major),
                 lo=pad(lo.astype(np.int32)), hi=pad(hi.astype(np.int32)), flip=pad(flip), y_bytes=sign.size * 4,
                 expected=sign.tobytes() + (nonzero.tobytes() if ternary_out else b""))
 
@@ -267,7 +280,7 @@ def multi_threshold(rng, v: np.ndarray, levels, per_element: bool = False):
 
 
 def kconv_case(rng, name, h, w, c, o, kh, kw, x_levels, w_levels, stride=(1, 1), dilation=(1, 1),
-               pads=(0, 0, 0, 0), pad=0, out_kind=OUT_INT32, ops=(), out_levels=None) -> Case:
+               pads=(0, 0, 0, 0), pad=0, out_kind=OUT_INT32, ops=(), out_levels=None, channel_major=False) -> Case:
     """A bit-plane layer: input and kernel random levels of the given codings."""
     geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, 1)
     ints = rng.choice(np.asarray(w_levels.ints), (o, kh, kw, c)).astype(np.int8)
@@ -275,7 +288,7 @@ def kconv_case(rng, name, h, w, c, o, kh, kw, x_levels, w_levels, stride=(1, 1),
     op = ir.Conv2D(inputs=("x",), output="y", origin="t", signs=ints, strides=stride, dilations=dilation,
                    pads=pads, pad_value=float(pad), packed_input=True, weight_levels=w_levels)
     sums = op.reference(x[None].astype(F32))[0].astype(np.int64)
-    case = Case(name, KCONV, geometry, out_kind=out_kind, ops=list(ops), pad_int=pad,
+    case = Case(name, KCONV, geometry, out_kind=out_kind, ops=list(ops), pad_int=pad, channel_major=int(channel_major),
                 kernel=packing.blocked_level_kernel(ints, w_levels), tap_sums=packing.tap_sums(ints),
                 x=x_levels.encode(x.astype(F32)), x_coding=coding_of(x_levels), w_coding=coding_of(w_levels))
     if out_kind != OUT_LEVELS:
@@ -407,4 +420,28 @@ def all_cases(seed: int = 0) -> list[Case]:
             fconv_case(rng, "dense-float", 1, 1, 300, 21, 1, 1, exact=exact, ops=[("add_tensor", None)]),
             fconv_case(rng, "dense-bwn", 2, 1, 64, 40, 1, 1, binary=True, exact=exact),
         ]
+    # channel-major stores and reads: the last layer of an NCHW model writes the model's output
+    # itself; a binarizer reads an NCHW input where it lies (own generator: the cases above keep
+    # their values)
+    rng = np.random.default_rng(seed + 1)
+    cases += [
+        bconv_case(rng, "bconv-float-bn-channel-major", 16, 16, 64, 64, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_FLOAT,
+                   ops=bn(64), channel_major=True),
+        bconv_case(rng, "bconv-float-residual-o40-channel-major", 6, 7, 32, 40, 3, 3, pads=(1, 1, 1, 1),
+                   pad_mode=1, out_kind=OUT_FLOAT, ops=bn(40) + [("add_tensor", None)], channel_major=True),
+        bconv_case(rng, "bconv-int32-channel-major", 5, 6, 33, 20, 3, 3, (2, 1), pads=(1, 1, 1, 1),
+                   channel_major=True),
+        bconv_case(rng, "dense-rows3-float-channel-major", 3, 1, 64, 33, 1, 1, out_kind=OUT_FLOAT, ops=bn(33),
+                   channel_major=True),
+        fconv_case(rng, "fconv-stem-channel-major", 11, 10, 3, 8, 3, 3, (2, 2), pads=(1, 1, 1, 1), ops=bn(8),
+                   channel_major=True),
+        fconv_case(rng, "fconv-depthwise-channel-major", 9, 8, 40, 40, 3, 3, pads=(1, 1, 1, 1), groups=40,
+                   channel_major=True),
+        kconv_case(rng, "kconv-float-chain-channel-major", 6, 6, 32, 24, 3, 3, u2, o2, pads=(1, 1, 1, 1),
+                   out_kind=OUT_FLOAT, ops=bn(24) + [("relu", None)], channel_major=True),
+        threshold_case(rng, "threshold-float-c64-channel-major", 256, 64, True, channel_major=True),
+        threshold_case(rng, "threshold-float-c3-channel-major", 50, 3, True, channel_major=True),
+        threshold_case(rng, "threshold-int-c70-ternary-channel-major", 9, 70, False, ternary_out=True,
+                       channel_major=True),
+    ]
     return cases

@@ -70,10 +70,12 @@ def test_dense_ban(kernels, k):
     assert np.array_equal(y, xs @ wr.T)
 
 
+@pytest.mark.parametrize("channel_major", [0, 1])
 @pytest.mark.parametrize("src_is_float", [0, 1])
 @pytest.mark.parametrize("channels", [5, 32, 70])
-def test_threshold_packs_decisions(kernels, src_is_float, channels):
-    """The IR's threshold rule, through the compiler's bounds (packing.threshold_bounds), in C."""
+def test_threshold_packs_decisions(kernels, src_is_float, channels, channel_major):
+    """The IR's threshold rule, through the compiler's bounds (packing.threshold_bounds), in C;
+    channel_major: the values read where an NCHW input lies (src[c][r])."""
     ffi, lib = kernels
     rng = np.random.default_rng(channels + src_is_float)
     rows = 4
@@ -97,7 +99,9 @@ def test_threshold_packs_decisions(kernels, src_is_float, channels):
     bits = np.full((rows, words), 0xDEADBEEF, np.uint32)
     mask = np.full((rows, words), 0xDEADBEEF, np.uint32)
     lo, hi = (padded_channels(a, channels) for a in threshold_bounds(flip, t_zero, t_pos))
-    lib.shim_threshold(ptr(ffi, src, "float" if src_is_float else "int32_t"), src_is_float, rows, channels,
+    stored = np.ascontiguousarray(src.T) if channel_major else src
+    lib.shim_threshold(ptr(ffi, stored, "float" if src_is_float else "int32_t"), src_is_float, channel_major, rows,
+                       channels,
                        ptr(ffi, lo, "int32_t"), ptr(ffi, hi, "int32_t"), ptr(ffi, padded_channels(flip, channels),
                                                                             "uint8_t"),
                        channels, ptr(ffi, bits, "uint32_t"), ptr(ffi, mask, "uint32_t"))

@@ -128,12 +128,13 @@ FLOAT_OP_ENUM = {**KIND_ENUM, "relu": "BNN_RELU", "clip": "BNN_CLIP", "add_tenso
 
 def plain_output(op: ir.Op, binary: bool) -> Output:
     """The sums themselves: int32 for a binary layer, float otherwise."""
-    return Output(op.output, ["BNN_OUT_INT32" if binary else "BNN_OUT_FLOAT", 0, None, None, None, None, 0])
+    return Output(op.output, ["BNN_OUT_INT32" if binary else "BNN_OUT_FLOAT", 0, None, None, None, None, 0, 0])
 
 
 def fused_output(planner, fused: ir.Fused) -> Output:
     """The chain of a fused layer as its output transform: float ops in order, then
-    (if the chain ends in a threshold of the int32 sums) the packed decisions."""
+    (if the chain ends in a threshold of the int32 sums) the packed decisions, or
+    (if it ends in a Transpose to channels first) the floats stored channel-major."""
     stem, layer = planner.stem, fused.layer
     y = planner.tensor(layer.output)
     channels = y.channels
@@ -156,11 +157,14 @@ def fused_output(planner, fused: ir.Fused) -> Output:
     ops_name = planner.struct(f"{stem}_ops", "struct bnn_float_op", ops, f"{fused.origin}: output chain",
                               count=len(ops)) if ops else None
     last = fused.chain[-1]
+    if isinstance(last, ir.Transpose):  # one plane per channel: the model's own NCHW output
+        plane = planner.tensor(fused.output).size // channels
+        return Output(fused.output, ["BNN_OUT_FLOAT", len(ops), ops_name, None, None, None, 0, plane], other)
     if not isinstance(last, ir.Threshold):
-        return Output(fused.output, ["BNN_OUT_FLOAT", len(ops), ops_name, None, None, None, 0], other)
+        return Output(fused.output, ["BNN_OUT_FLOAT", len(ops), ops_name, None, None, None, 0, 0], other)
     out = planner.tensor(fused.output)
     lo, hi, flip, _ = threshold_bounds(planner, last, out)
-    return Output(fused.output, ["BNN_OUT_BITS", len(ops), ops_name, lo, hi, flip, int(ternary(out))], other,
+    return Output(fused.output, ["BNN_OUT_BITS", len(ops), ops_name, lo, hi, flip, int(ternary(out)), 0], other,
                   ternary(out))
 
 
@@ -325,7 +329,8 @@ def lower_threshold(planner, op: ir.Threshold) -> Step:
         return levels_lowering.lower_levels_threshold(planner, op)
     lo, hi, flip, t_len = threshold_bounds(planner, op, y)
     call = Call("bnn_threshold", [
-        ("src", buf(op.inputs[0])), ("src_is_float", value(int(op.float_input))), ("rows", value(y.rows)),
+        ("src", buf(op.inputs[0])), ("src_is_float", value(int(op.float_input))),
+        ("channel_major", value(int(op.channel_major_input))), ("rows", value(y.rows)),
         ("channels", value(y.channels)), ("lo", value(lo)), ("hi", value(hi)), ("flip", value(flip)),
         ("t_len", value(t_len)), ("bits", buf(op.output, "uint32_t")), ("mask", mask(planner, op.output))])
     return planner.step(op, "threshold", [call])

@@ -147,12 +147,12 @@ def lower_kconv(planner, op, fused, what: str, ints_ohwi: np.ndarray, geom: list
     no_levels = [0, None, None, None, 0]
     if isinstance(last, ir.Threshold):
         levels, _ = levels_out(planner, last, planner.tensor(fused.output))
-        out, y_type = ["BNN_OUT_LEVELS", 0, None, None, None, None, 0], "uint32_t"
+        out, y_type = ["BNN_OUT_LEVELS", 0, None, None, None, None, 0, 0], "uint32_t"
     elif fused:
         chain = fused_output(planner, fused)
         levels, out, other, y_type = no_levels, chain.struct, chain.other, "float"
     else:
-        levels, out, y_type = no_levels, ["BNN_OUT_INT32", 0, None, None, None, None, 0], "int32_t"
+        levels, out, y_type = no_levels, ["BNN_OUT_INT32", 0, None, None, None, None, 0, 0], "int32_t"
     layer = planner.struct(stem, "struct bnn_kconv2d",
                            [geom, coding_struct(x.levels), coding_struct(w_levels), pad, kernel, sums, out, levels],
                            f"{op.origin}: geometry, input and kernel codings, pad, kernel, tap sums, output")

@@ -563,7 +563,8 @@ class Fused(Op):
     output as they were in the graph: `Cast` (int -> float), per-channel or
     scalar `ChannelOp`, `Relu`, `Clip`, `Add` of another tensor (a residual
     shortcut), `Reshape`s that keep the channels and, last, a `Threshold` on
-    the int32 sums. `inputs` are the
+    the int32 sums or a `Transpose` that brings the channels first (the
+    kernel stores the floats channel-major). `inputs` are the
     layer's input and the tensors the chain adds; `output` is the last op's.
     The meaning is exactly the chain's: each op's reference in order.
     """

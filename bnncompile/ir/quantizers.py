@@ -194,6 +194,10 @@ class Threshold(Op):
     input). The sign-like form `t_zero`, `t_pos` is steps (t_zero, t_pos) with
     levels -1, 0, +1: +1 if u >= t_pos, 0 if t_zero <= u < t_pos, else -1; its
     output is bipolar when t_zero == t_pos on every channel.
+
+    With `channel_major_input` the input is the same values with the channels
+    first (C, *spatial: an NCHW model input, read where it lies instead of
+    through a Transpose); the output keeps the channels last.
     """
 
     flip: np.ndarray = None  # bool[C]
@@ -202,6 +206,7 @@ class Threshold(Op):
     float_input: bool = False
     steps: np.ndarray = None  # int64[C, L-1]
     levels: lv.Levels | None = None  # L levels
+    channel_major_input: bool = False
 
     def __post_init__(self):
         if self.steps is None:
@@ -247,10 +252,15 @@ class Threshold(Op):
     def output_tensor(self, inputs):
         if inputs[0].domain not in (Domain.INT, Domain.FLOAT):
             raise TypeError("Threshold reads an INT or FLOAT tensor")
-        return _levels_tensor(self.output, inputs[0].shape, self.out_levels)
+        shape = inputs[0].shape
+        if self.channel_major_input:
+            shape = shape[1:] + shape[:1]
+        return _levels_tensor(self.output, shape, self.out_levels)
 
     def counts(self, x) -> np.ndarray:
-        """n per element: how many steps it passes."""
+        """n per element (channels last): how many steps it passes."""
+        if self.channel_major_input:  # (batch, C, *spatial) -> (batch, *spatial, C)
+            x = np.moveaxis(np.asarray(x), 1, -1)
         v = float_key(x) if self.float_input else np.asarray(x).astype(np.int64)
         u = np.where(self.flip, -v, v)
         return (u[..., None] >= self.steps).sum(axis=-1)

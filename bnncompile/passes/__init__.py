@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import ir
 from .binary_weights import fold_binary_weights, xnor_after_flatten
+from .channel_major import read_and_store_channel_major
 from .epilogue import split_epilogues
 from .fusion import fuse_output_transforms
 from .layout import assign_layouts, fold_flatten_into_dense, fuse_pad_into_conv
@@ -33,6 +34,7 @@ PIPELINE = (
     split_epilogues,
     threshold_before_max_pool,
     fuse_output_transforms,
+    read_and_store_channel_major,
 )
 
 

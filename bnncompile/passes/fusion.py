@@ -29,7 +29,7 @@ from .. import ir
 from .level_layers import runs_bit_planes
 
 
-def _is_layer(op: ir.Op, tensors) -> bool:
+def is_layer(op: ir.Op, tensors) -> bool:
     if isinstance(op, (ir.Conv2D, ir.BinaryDense)):
         return True
     return isinstance(op, ir.Dense) and tensors[op.inputs[0]].domain == ir.Domain.FLOAT
@@ -63,7 +63,7 @@ def fuse_output_transforms(graph: ir.Graph) -> ir.Graph:
     fused_into: dict[int, ir.Fused] = {}  # id of the chain's last op -> the fused op replacing it
     absorbed: set[int] = set()
     for op in graph.ops:
-        if not _is_layer(op, tensors) or id(op) in absorbed:
+        if not is_layer(op, tensors) or id(op) in absorbed:
             continue
         chain, others, current = [], [], op.output
         while current not in graph.outputs and len(graph.consumers(current)) == 1:

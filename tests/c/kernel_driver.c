@@ -19,18 +19,19 @@
  *   int32 kind (1: bnn_bconv2d, 2: bnn_fconv2d, 3: bnn_threshold, 4: bnn_kconv2d,
  *               5: bnn_levels_threshold)
  * for a threshold:
- *   int32 rows, channels, src_is_float, t_len, ternary_out; blob src, lo, hi, flip; int32 y_bytes
+ *   int32 rows, channels, src_is_float, t_len, ternary_out, channel_major; blob src, lo, hi, flip;
+ *   int32 y_bytes
  * for a convolution:
  *   int32 geometry[15] (struct bnn_conv_geometry, in order)
  *   int32 pad_mode, float pad_value, int32 binary_kernel (bnn_fconv2d),
- *   int32 out_kind, int32 ternary_out, int32 n_ops
+ *   int32 out_kind, int32 ternary_out, int32 channel_major (the output stored y[o][pixel]), int32 n_ops
  *   n_ops x { int32 op kind, blob constants }
  *   blob kernel (uint32 words of a binary kernel, or floats), blob tap_popcounts (int16),
  *   blob x, blob x_mask, blob other, blob lo, blob hi, blob flip,
  *   int32 y_bytes (one output plane)
  * for a bit-plane layer (4):
  *   int32 geometry[15], x coding[10], w coding[10] (planes, base, 8 coefficients),
- *   int32 pad, out_kind, n_ops, n_steps, out_planes; n_ops x { int32 op kind, blob, int32 c_len };
+ *   int32 pad, out_kind, channel_major, n_ops, n_steps, out_planes; n_ops x { int32 op kind, blob, int32 c_len };
  *   blob kernel, tap_sums, x, other, bounds, flip, codes; int32 y_bytes (all planes)
  * for a multi-threshold (5):
  *   int32 rows, channels, src_is_float, t_len, n_steps, planes; blob src, bounds, flip, codes;
@@ -188,17 +189,17 @@ static void write_planes(const unsigned char *y, const unsigned char *m, size_t 
 static void run_threshold(void)
 {
     const int32_t rows = read_int(), channels = read_int(), src_is_float = read_int(), t_len = read_int();
-    const int32_t ternary = read_int();
+    const int32_t ternary = read_int(), channel_major = read_int();
     void *src = read_blob(), *lo = read_blob(), *hi = read_blob(), *flip = read_blob();
     const int32_t y_bytes = read_int();
     unsigned char *planes = (unsigned char *)allocate(4 * (size_t)y_bytes);
     memset(planes, 0xA5, 2 * (size_t)y_bytes);
     memset(planes + 2 * (size_t)y_bytes, 0x5A, 2 * (size_t)y_bytes);
-    bnn_ref_threshold(src, src_is_float, (size_t)rows, (size_t)channels, (const int32_t *)lo, (const int32_t *)hi,
-                      (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)planes,
+    bnn_ref_threshold(src, src_is_float, channel_major, (size_t)rows, (size_t)channels, (const int32_t *)lo,
+                      (const int32_t *)hi, (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)planes,
                       ternary ? (uint32_t *)(void *)(planes + y_bytes) : NULL);
-    bnn_threshold(src, src_is_float, (size_t)rows, (size_t)channels, (const int32_t *)lo, (const int32_t *)hi,
-                  (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)(planes + 2 * (size_t)y_bytes),
+    bnn_threshold(src, src_is_float, channel_major, (size_t)rows, (size_t)channels, (const int32_t *)lo,
+                  (const int32_t *)hi, (const uint8_t *)flip, (size_t)t_len, (uint32_t *)(void *)(planes + 2 * (size_t)y_bytes),
                   ternary ? (uint32_t *)(void *)(planes + 3 * (size_t)y_bytes) : NULL);
     write_planes(planes, planes + y_bytes, (size_t)y_bytes, ternary, 0);
     write_planes(planes + 2 * (size_t)y_bytes, planes + 3 * (size_t)y_bytes, (size_t)y_bytes, ternary, 1);
@@ -257,6 +258,7 @@ static void run_kconv(void)
     job.L.w = read_coding();
     job.L.pad = read_int();
     job.L.out.kind = (enum bnn_output_kind)read_int();
+    if (read_int()) job.L.out.plane = (size_t)job.L.g.oh * (size_t)job.L.g.ow;
     n_ops = read_int();
     job.L.levels.n_steps = read_int();
     job.L.levels.planes = read_int();
@@ -354,6 +356,7 @@ static void run_conv(int32_t kind)
     memset(&o, 0, sizeof o);
     o.kind = (enum bnn_output_kind)read_int();
     o.ternary = read_int();
+    if (read_int()) o.plane = (size_t)g.oh * (size_t)g.ow;
     n_ops = read_int();
     if (n_ops > MAX_OPS) fail("too many ops");
     for (i = 0; i < n_ops; ++i) {

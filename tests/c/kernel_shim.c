@@ -8,10 +8,11 @@ uint32_t shim_popcount(uint32_t v) { return bnn_popcount(v); }
 
 int32_t shim_float_key(float x) { return bnn_float_key(x); }
 
-void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *lo,
-                    const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask)
+void shim_threshold(const void *src, int src_is_float, int channel_major, size_t rows, size_t channels,
+                    const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits,
+                    uint32_t *mask)
 {
-    bnn_threshold(src, src_is_float, rows, channels, lo, hi, flip, t_len, bits, mask);
+    bnn_threshold(src, src_is_float, channel_major, rows, channels, lo, hi, flip, t_len, bits, mask);
 }
 
 void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out)

@@ -1,7 +1,8 @@
 uint32_t shim_popcount(uint32_t v);
 int32_t shim_float_key(float x);
-void shim_threshold(const void *src, int src_is_float, size_t rows, size_t channels, const int32_t *lo,
-                    const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits, uint32_t *mask);
+void shim_threshold(const void *src, int src_is_float, int channel_major, size_t rows, size_t channels,
+                    const int32_t *lo, const int32_t *hi, const uint8_t *flip, size_t t_len, uint32_t *bits,
+                    uint32_t *mask);
 void shim_unpack(const uint32_t *bits, const uint32_t *mask, size_t rows, size_t channels, float *out);
 void shim_dense_ban(const uint32_t *x, const uint32_t *x_mask, size_t rows, size_t k_in, const float *w, size_t n,
                     float *y);
