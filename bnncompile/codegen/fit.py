@@ -1,6 +1,6 @@
 """Does a model fit a board? Flash = weights + thresholds + code, RAM = arena
-+ stack, against the board's flash and RAM (bnncompile.boards) or the user's
---flash/--ram budget.
++ the caller's input and output arrays (float32) + stack, against the board's
+flash and RAM (bnncompile.boards) or the user's --flash/--ram budget.
 
 Weights, thresholds and the arena come from the plan (exact); code and stack
 are measured by validate.footprint with the board core's cross compiler. When
@@ -10,6 +10,8 @@ alone overflows does not fit, otherwise the answer is unknown (None).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from .. import ir
 from ..boards import Board, format_size
@@ -31,6 +33,7 @@ class Footprint:
     code: int | None  # None: not measured
     arena: int
     stack: int | None
+    io: int  # the caller's float input and output arrays (NAME_run's arguments)
     toolchain: str | None  # what measured code and stack
 
     @property
@@ -39,7 +42,7 @@ class Footprint:
 
     @property
     def ram(self) -> int:
-        return self.arena + (self.stack or 0)
+        return self.arena + self.io + (self.stack or 0)
 
     @property
     def measured(self) -> bool:
@@ -49,8 +52,9 @@ class Footprint:
 def footprint(graph: ir.Graph, plan: Plan, measured: dict) -> Footprint:
     """`measured` is validate.footprint.measure's result ({} when not measured)."""
     rows = layer_rows(graph, plan)
+    io = 4 * (int(np.prod(plan.input_shape)) + int(np.prod(plan.output_shape)))
     return Footprint(sum(r.weight_bytes for r in rows), sum(r.threshold_bytes for r in rows),
-                     measured.get("code"), plan.arena_bytes, measured.get("stack"), measured.get("toolchain"))
+                     measured.get("code"), plan.arena_bytes, measured.get("stack"), io, measured.get("toolchain"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Fit:
 def _parts(need: Footprint) -> tuple[str, str]:
     flash = f"weights {need.weights:,d} B + thresholds {need.thresholds:,d} B"
     flash += f" + code {need.code:,d} B" if need.code is not None else " + code (not measured)"
-    ram = f"arena {need.arena:,d} B"
+    ram = f"arena {need.arena:,d} B + input/output arrays {need.io:,d} B"
     ram += f" + stack {need.stack:,d} B" if need.stack is not None else " + stack (not measured)"
     return flash, ram
 

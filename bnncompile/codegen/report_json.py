@@ -6,13 +6,14 @@
                  "weight_bytes": 2048, "threshold_bytes": 1024, "activation_bytes": 32}, ...],
      "totals": {"binary_macs": ..., "real_macs": ..., "weight_bytes": ..., "threshold_bytes": ...,
                 "code_bytes": ... | null, "flash_bytes": ..., "arena_bytes": ..., "arena_lower_bound": ...,
-                "stack_bytes": ... | null, "ram_bytes": ...},
+                "stack_bytes": ... | null, "io_bytes": ..., "ram_bytes": ...},
      "measured_with": "arm-none-eabi-gcc -O2, cortex-m0" | null,
      "target": {"name": ..., "summary": ..., "core": ..., "flash_bytes": ..., "ram_bytes": ...} | null,
      "fits": true | false | null,
      "flash_margin": ... | null, "ram_margin": ... | null}
 
-Bytes are integers; a margin is what is left (negative: over). `fits` is
+`io_bytes` are the caller's float input and output arrays, counted in
+`ram_bytes` (arena + io + stack). Bytes are integers; a margin is what is left (negative: over). `fits` is
 null without a target, and when code and stack could not be measured (their
 toolchain is missing) but the rest fits.
 """
@@ -34,7 +35,7 @@ def report_dict(graph: ir.Graph, plan: Plan, need: Footprint, fit: Fit | None) -
         binary_macs=sum(r.binary_macs for r in rows), real_macs=sum(r.real_macs for r in rows),
         weight_bytes=need.weights, threshold_bytes=need.thresholds, code_bytes=need.code,
         flash_bytes=need.flash, arena_bytes=need.arena, arena_lower_bound=arena_lower_bound(plan),
-        stack_bytes=need.stack, ram_bytes=need.ram,
+        stack_bytes=need.stack, io_bytes=need.io, ram_bytes=need.ram,
     )
     target = None
     if fit is not None:
