@@ -16,15 +16,21 @@ board's cross compiler at -O2, run it under QEMU with the insn_count TCG plugin
 
   model .o   text/data/bss of the generated model alone (`size`: text
              includes the weights and every other constant)
-  RAM        arena + stack of one inference (what `report` checks), of the
-             board's RAM; "stack used" is the golden program's measured
-             high-water mark (model + harness)
+  RAM        arena + the caller's float input/output arrays + stack of one
+             inference (what `report` checks), of the board's RAM; "stack
+             used" is the golden program's measured high-water mark (model +
+             harness)
   insns      guest instructions of one NAME_run call (between the golden
              program's markers, minus an empty marker pair); deterministic,
              but not a cycle count
 A model that does not fit the micro:bit's 16 KB of RAM is also run as
 Cortex-M0 code on the mps2-an386 board (4 MB RAM; Armv6-M code runs unchanged
 on its Cortex-M4), so that every model has M0 figures.
+
+--profile N also prints, per model and board, the N functions that execute
+the most instructions of the counted inferences (per-address counts from the
+plugin, attributed to symbols with the board's `nm`; inlined code counts in
+the function it was inlined into).
 
 --popcount also builds benchmarks/qemu_plugin/popcount_bench.c for every board
 and prints instructions per 32-bit popcount for the runtime's bnn_popcount,
@@ -37,6 +43,7 @@ qemu-system-riscv32 (Debian: qemu-system-misc).
 from __future__ import annotations
 
 import argparse
+import bisect
 import re
 import subprocess
 import sys
@@ -99,9 +106,28 @@ def symbol(board: Board, elf: Path, name: str) -> str:
     raise RuntimeError(f"{elf}: no symbol {name}")
 
 
-def plugin_option(board: Board, elf: Path, begin: str, end: str, counts: Path) -> str:
+def plugin_option(board: Board, elf: Path, begin: str, end: str, counts: Path, profile: Path | None = None) -> str:
     return (f"-plugin {PLUGIN_DIR / 'libinsn_count.so'},begin={symbol(board, elf, begin)},"
-            f"end={symbol(board, elf, end)},out={counts}")
+            f"end={symbol(board, elf, end)},out={counts}" + (f",profile={profile}" if profile else ""))
+
+
+def functions_profile(board: Board, elf: Path, profile: Path, top: int) -> list[tuple[str, int]]:
+    """The `top` functions by instructions executed in the counted regions."""
+    starts = []
+    for line in run([board.core.tool("nm"), "-n", elf], check=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "tTwW":
+            starts.append((int(parts[0], 16) & ~1, parts[2]))
+    addresses = [a for a, _ in starts]
+    totals: dict[str, int] = {}
+    for line in profile.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        pc, count = line.split()
+        i = bisect.bisect_right(addresses, int(pc, 16)) - 1
+        name = starts[i][1] if i >= 0 else "?"
+        totals[name] = totals.get(name, 0) + int(count)
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:top]
 
 
 def regions(counts: Path) -> list[int]:
@@ -111,7 +137,7 @@ def regions(counts: Path) -> list[int]:
 
 
 def measure_model(compiled, model: Path, name: str, board: Board, work: Path, samples: int, seed: int,
-                  timeout: int) -> dict:
+                  timeout: int, profile_top: int = 0) -> dict:
     need = footprint(compiled.graph, compiled.plan,
                      measure(compiled.files, name, board.core, plan_constants(compiled.plan)))
     fit = Fit(need, board)
@@ -127,11 +153,14 @@ def measure_model(compiled, model: Path, name: str, board: Board, work: Path, sa
         raise RuntimeError(f"build failed for {name} on {board.name}:\n{build.stdout}{build.stderr}")
     size = sizes(run(["make", "-s", "-C", folder, "size"], check=True).stdout)
     elf, counts = folder / "golden.elf", folder / "insn.counts"
-    plugin = plugin_option(board, elf, "golden_bench_begin", "golden_bench_end", counts)
+    profile = folder / "insn.profile" if profile_top else None
+    plugin = plugin_option(board, elf, "golden_bench_begin", "golden_bench_end", counts, profile)
     res = run(["make", "-s", "-C", folder, "run", f"QEMU_EXTRA={plugin}", f"TIMEOUT={timeout}"])
     counted = regions(counts)
     stack = re.search(r"^stack: (\d+) of (\d+) bytes used", res.stdout, re.M)
     summary = re.search(r"^golden: (\d+) passed, (\d+) failed", res.stdout, re.M)
+    if profile is not None and profile.exists():
+        row["profile"] = functions_profile(board, elf, profile, profile_top)
     return dict(row, ok=res.returncode == 0 and summary is not None,
                 golden=summary.group(0) if summary else (res.stdout + res.stderr).strip()[-200:],
                 model_o=size.get(f"{name}.o", (0, 0, 0)), stack_used=int(stack.group(1)) if stack else None,
@@ -140,13 +169,13 @@ def measure_model(compiled, model: Path, name: str, board: Board, work: Path, sa
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| model | board | golden | model .o text / data / bss | RAM: arena + stack (of board) | stack used "
+        "| model | board | golden | model .o text / data / bss | RAM: arena + input/output + stack (of board) | stack used "
         "| instructions / inference | binary MACs | instructions / binary MAC (whole model) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b, need = r["board"], r["need"]
-        ram = f"{need.arena:,} + {need.stack:,} B (of {b.ram // 1024:,} KB)"
+        ram = f"{need.arena:,} + {need.io:,} + {need.stack:,} B (of {b.ram // 1024:,} KB)"
         if r["ok"] is None:
             lines.append(f"| {r['model']} | {b.name} | does not fit | | {ram} | | | {r['binary_macs']:,} | |")
             continue
@@ -223,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="build folder (default: a temporary one)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per QEMU run")
     ap.add_argument("--popcount", action="store_true", help="also compare popcount strategies")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also print the N functions that execute the most instructions")
     args = ap.parse_args(argv)
     names = [b.strip() for b in args.boards.split(",") if b.strip()]
     for b in names:
@@ -253,13 +284,20 @@ def main(argv: list[str] | None = None) -> int:
                 name = "m_" + name
             compiled = compile_to_memory(model, name=name)
             for board in boards:
-                row = measure_model(compiled, model, name, board, work, args.samples, args.seed, args.timeout)
+                row = measure_model(compiled, model, name, board, work, args.samples, args.seed, args.timeout,
+                                    args.profile)
                 rows.append(row)
                 if row["ok"] is None and board.name in FALLBACK:
                     rows.append(measure_model(compiled, model, name, FALLBACK[board.name], work, args.samples,
-                                              args.seed, args.timeout))
+                                              args.seed, args.timeout, args.profile))
         if rows:
             print(table(rows))
+        for r in rows:
+            if r.get("profile"):
+                total = sum(r["insns"]) or 1
+                print(f"\n{r['model']} on {r['board'].name}, instructions by function:")
+                for fname, n in r["profile"]:
+                    print(f"  {n:>12,}  {100 * n / total:5.1f}%  {fname}")
         for r in rows:
             if r["ok"] is False:
                 print(f"\n{r['model']} on {r['board'].name}: {r['golden']}")

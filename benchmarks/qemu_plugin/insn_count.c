@@ -2,7 +2,7 @@
  * insn_count.c -- QEMU TCG plugin: count executed guest instructions, in
  * total and between two marker addresses (bnncompile benchmarks).
  *
- *   qemu-system-arm ... -plugin ./libinsn_count.so,begin=0x1234,end=0x1240[,out=FILE]
+ *   qemu-system-arm ... -plugin ./libinsn_count.so,begin=0x1234,end=0x1240[,out=FILE][,profile=FILE]
  *   (qemu-system-riscv32 the same way)
  *
  * Every executed instruction adds 1 to a counter (an inline TCG add, no
@@ -18,6 +18,9 @@
  * At exit it prints (to FILE, or stderr):
  *   insn_count: total N
  *   insn_count: region I N          one line per closed region, in order
+ * With profile=FILE it also counts every instruction address executed inside
+ * regions and writes "ADDRESS COUNT" lines (hex, decimal) to FILE, for
+ * attributing a region's instructions to functions (mcu_footprint.py --profile).
  *
  * Debian's QEMU ships no qemu-plugin.h, so the few API declarations used
  * are below; they match QEMU 7.2 (plugin API version 1, still valid in
@@ -66,6 +69,38 @@ static size_t n_regions, cap_regions;
 static uint64_t unmatched_begins, unmatched_ends;
 static char *out_path;
 
+/* profile=FILE: one counter per instruction address, in an open-addressing table */
+static char *profile_path;
+struct pc_count {
+    uint64_t pc, count;
+};
+static struct pc_count *pcs;
+static size_t pcs_cap, pcs_used;
+
+static struct pc_count *pc_slot(uint64_t pc)
+{
+    size_t i;
+    if (2 * (pcs_used + 1) > pcs_cap) { /* full (counters are addressed by pointer: no growing) */
+        return NULL;
+    }
+    for (i = (size_t)(pc * 0x9E3779B97F4A7C15ull) & (pcs_cap - 1); pcs[i].pc != UINT64_MAX && pcs[i].pc != pc;
+         i = (i + 1) & (pcs_cap - 1)) {
+    }
+    if (pcs[i].pc == UINT64_MAX) {
+        pcs[i].pc = pc;
+        pcs_used++;
+    }
+    return &pcs[i];
+}
+
+static void on_insn(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    if (region_open) {
+        ((struct pc_count *)udata)->count++;
+    }
+}
+
 static void on_begin(unsigned int vcpu, void *udata)
 {
     (void)vcpu;
@@ -106,6 +141,12 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t pc = qemu_plugin_insn_vaddr(insn) & ~(uint64_t)1;
         qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &total, 1);
+        if (profile_path) {
+            struct pc_count *slot = pc_slot(pc);
+            if (slot) {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn, QEMU_PLUGIN_CB_NO_REGS, slot);
+            }
+        }
         if (pc == begin_addr) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
         }
@@ -133,6 +174,17 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
                 region_open ? "a region was still open" : "no region open", unmatched_begins, unmatched_ends);
     }
     if (f != stderr) {
+        fclose(f);
+    }
+    if (profile_path && (f = fopen(profile_path, "w"))) {
+        for (i = 0; i < pcs_cap; i++) {
+            if (pcs[i].pc != UINT64_MAX && pcs[i].count) {
+                fprintf(f, "%" PRIx64 " %" PRIu64 "\n", pcs[i].pc, pcs[i].count);
+            }
+        }
+        if (2 * pcs_used >= pcs_cap) {
+            fprintf(f, "# table full: some addresses were not counted\n");
+        }
         fclose(f);
     }
 }
@@ -167,8 +219,23 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             out_path = strdup(arg + 4);
             continue;
         }
-        fprintf(stderr, "insn_count: bad argument '%s' (want begin=ADDR, end=ADDR, out=FILE)\n", argv[i]);
+        if (strncmp(arg, "profile=", 8) == 0 && arg[8] != '\0') {
+            profile_path = strdup(arg + 8);
+            continue;
+        }
+        fprintf(stderr, "insn_count: bad argument '%s' (want begin=ADDR, end=ADDR, out=FILE, profile=FILE)\n", argv[i]);
         return -1;
+    }
+    if (profile_path) { /* 1M addresses: far more than a golden program has (it is never grown) */
+        pcs_cap = (size_t)1 << 21;
+        pcs = malloc(pcs_cap * sizeof *pcs);
+        if (!pcs) {
+            return -1;
+        }
+        memset(pcs, 0xFF, pcs_cap * sizeof *pcs);
+        for (i = 0; (size_t)i < pcs_cap; i++) {
+            pcs[i].count = 0;
+        }
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
     qemu_plugin_register_atexit_cb(id, at_exit, NULL);
