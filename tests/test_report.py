@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pytest
 from conftest import run_cli
 
@@ -67,7 +68,9 @@ def test_report_json_for_a_board_has_layers_totals_and_fits():
     t = report["totals"]
     assert t["binary_macs"] == 485_120
     assert t["flash_bytes"] == t["weight_bytes"] + t["threshold_bytes"] + t["code_bytes"] > t["weight_bytes"]
-    assert t["ram_bytes"] == t["arena_bytes"] + t["stack_bytes"] and t["arena_bytes"] == c.plan.arena_bytes
+    assert t["ram_bytes"] == t["arena_bytes"] + t["io_bytes"] + t["stack_bytes"]
+    assert t["arena_bytes"] == c.plan.arena_bytes
+    assert t["io_bytes"] == 4 * (int(np.prod(c.plan.input_shape)) + int(np.prod(c.plan.output_shape)))
     assert report["target"]["name"] == "cortex-m0" and report["target"]["ram_bytes"] == 16 * 1024
     assert report["fits"] is True
     assert report["ram_margin"] == 16 * 1024 - t["ram_bytes"] > 0
@@ -116,9 +119,10 @@ def test_sizes_are_read_as_users_write_them():
 def test_fit_needs_both_budgets_and_is_unknown_without_measurements():
     board = with_budget(board_named("cortex-m0"), ram=4096)
     assert board.ram == 4096 and board.flash == 256 * 1024 and board.core.name == "cortex-m0"
-    unmeasured = Footprint(weights=1000, thresholds=100, code=None, arena=3000, stack=None, toolchain=None)
+    unmeasured = Footprint(weights=1000, thresholds=100, code=None, arena=2500, stack=None, io=500, toolchain=None)
     assert Fit(unmeasured, board).fits is None  # code and stack could still break it
     assert Fit(dataclasses.replace(unmeasured, arena=5000), board).fits is False  # already over without them
+    assert Fit(dataclasses.replace(unmeasured, io=2000), board).fits is False  # the input/output arrays count
     measured = dataclasses.replace(unmeasured, code=2000, stack=1096)
     assert Fit(measured, board).fits is True and Fit(measured, board).ram_margin == 0
     assert Fit(dataclasses.replace(measured, stack=1097), board).fits is False
