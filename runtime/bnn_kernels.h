@@ -59,6 +59,7 @@
 #endif
 
 #ifndef BNN_REFERENCE_KERNELS
+#include "bnn_softfloat.h" /* the output chain in integers on cores without an FPU */
 #include "bnn_opt_driver.h"
 #include "bnn_opt_kbit.h"
 #endif

@@ -143,8 +143,8 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
     if (out->kind == BNN_OUT_FLOAT) { /* the chain on one pixel's 16 lanes, straight into the row */
         const size_t at = t->pixel * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
         float v[BNN_BLOCK], *row = (float *)y + at;
-        for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
-        bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
+        for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
+        bnn_mk_chain_sums(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, d[0], v);
         if (t->lanes == BNN_BLOCK) {
             BNN_CSA_UNROLL
             for (l = 0; l < BNN_BLOCK; ++l) row[l] = v[l];
