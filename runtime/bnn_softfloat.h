@@ -92,6 +92,19 @@ BNN_SF_INLINE float bnn_sf_float(uint32_t u)
     return x;
 }
 
+/* The leading zero bits of an 8-bit value (the cores have no count-leading-zeros instruction). */
+static const uint8_t bnn_sf_zeros8[256] = {
+#define BNN_SF_Z4(z) z, z, z, z
+#define BNN_SF_Z16(z) BNN_SF_Z4(z), BNN_SF_Z4(z), BNN_SF_Z4(z), BNN_SF_Z4(z)
+    8, 7, 6, 6, BNN_SF_Z4(5), BNN_SF_Z4(4), BNN_SF_Z4(4),                           /* 0 .. 15 */
+    BNN_SF_Z16(3), BNN_SF_Z16(2), BNN_SF_Z16(2),                                     /* 16 .. 63 */
+    BNN_SF_Z16(1), BNN_SF_Z16(1), BNN_SF_Z16(1), BNN_SF_Z16(1),                      /* 64 .. 127 */
+    BNN_SF_Z16(0), BNN_SF_Z16(0), BNN_SF_Z16(0), BNN_SF_Z16(0), BNN_SF_Z16(0), BNN_SF_Z16(0), BNN_SF_Z16(0),
+    BNN_SF_Z16(0), /* 128 .. 255 */
+#undef BNN_SF_Z4
+#undef BNN_SF_Z16
+};
+
 /* s (nonzero, below 2^31) shifted left into [2^30, 2^31); *e goes down by the shift. */
 BNN_SF_INLINE uint32_t bnn_sf_normalize(uint32_t s, int32_t *e)
 {
@@ -136,39 +149,46 @@ BNN_SF_INLINE uint32_t bnn_sf_mul_sig(uint32_t mx, uint32_t my, int32_t *e)
 }
 
 /*
- * x + y of two normal numbers, unpacked (sign bit, e, 24-bit m); BNN_SF_SLOW
- * when the sum is not a normal number or zero (the caller then does it in C).
+ * The sum of |x| >= |y| (y's exponent d below x's), unpacked: (-1)^sign
+ * (mx + (same ? my : -my) 2^-d) 2^(ex - 150), rounded; BNN_SF_SLOW when it
+ * is not a normal number or zero.
  */
-BNN_SF_INLINE uint32_t bnn_sf_add_unpacked(uint32_t sx, int32_t ex, uint32_t mx, uint32_t sy, int32_t ey,
-                                           uint32_t my)
+BNN_SF_INLINE uint32_t bnn_sf_add_ordered(uint32_t sign, int32_t ex, uint32_t mx, int same, int32_t d, uint32_t my)
 {
     uint32_t s, t;
-    int32_t d;
-    if (ex < ey || (ex == ey && mx < my)) { /* x: the larger magnitude, whose sign the sum takes */
-        const uint32_t st = sx, mt = mx;
-        const int32_t et = ex;
-        sx = sy; ex = ey; mx = my;
-        sy = st; ey = et; my = mt;
-    }
-    mx <<= 7;
+    mx <<= 7; /* S form: [2^30, 2^31) */
     my <<= 7;
-    d = ex - ey;
     if (d > 31) d = 31; /* my >> 31 is 0: y only sets the sticky bit */
     t = my >> d;
     t |= (t << d) != my;
-    if (sx == sy) {
+    if (same) {
         s = mx + t; /* < 2^32 */
-        if (s >= 1u << 31) {
+        if (s >> 31) {
             s = (s >> 1) | (s & 1u);
             ++ex;
         }
     } else {
         s = mx - t;
-        if (s == 0) return 0u; /* x - x = +0 when rounding to nearest */
-        s = bnn_sf_normalize(s, &ex);
+        if ((s >> 30) == 0) {
+            if (s >> 29) { /* one leading bit lost: always so when d >= 2 */
+                s <<= 1;
+                --ex;
+            } else { /* d <= 1: s is exact */
+                if (s == 0) return 0u; /* x - x = +0 when rounding to nearest */
+                s = bnn_sf_normalize(s, &ex);
+            }
+        }
     }
     if (!BNN_SF_NORMAL(ex)) return BNN_SF_SLOW;
-    return bnn_sf_round_pack(sx, ex, s);
+    return bnn_sf_round_pack(sign, ex, s);
+}
+
+/* x + y of two normal numbers, unpacked (sign bit, e, 24-bit m); BNN_SF_SLOW as above. */
+BNN_SF_INLINE uint32_t bnn_sf_add_unpacked(uint32_t sx, int32_t ex, uint32_t mx, uint32_t sy, int32_t ey,
+                                           uint32_t my)
+{
+    if (ex > ey || (ex == ey && mx >= my)) return bnn_sf_add_ordered(sx, ex, mx, sx == sy, ex - ey, my);
+    return bnn_sf_add_ordered(sy, ey, my, sx == sy, ey - ex, mx);
 }
 
 /* x + y, as the C op gives it. */
@@ -215,35 +235,50 @@ BNN_SF_INLINE uint32_t bnn_sf_mul(uint32_t x, uint32_t y)
 BNN_SF_INLINE uint32_t bnn_sf_from_int(int32_t a)
 {
     const uint32_t n = a < 0 ? 0u - (uint32_t)a : (uint32_t)a;
+    uint32_t s;
     int32_t e = 157;
     if (a == 0) return 0u;
     if (n >> 31) return bnn_sf_slow((float)a); /* -2^31 */
-    return bnn_sf_round_pack((uint32_t)a & BNN_SF_SIGN, e, bnn_sf_normalize(n, &e));
+    s = bnn_sf_normalize(n, &e); /* (before e is read) */
+    return bnn_sf_round_pack((uint32_t)a & BNN_SF_SIGN, e, s);
 }
 
 /*
- * fl(fl(a) * s) unpacked into *sign, *e, *m (m rounded to 24 bits, so the
- * product is rounded once, as the C op rounds it), for 0 < |a| < 2^24 (so
- * fl(a) = a, m_a = a normalised) and normal s; 0 when a is out of that range
- * or the product is not a normal number.
+ * fl(fl(a) * s) unpacked into *sign, *e, *m (m rounded to 24 bits: the
+ * product rounded once, as the C op rounds it), for 0 < |a| < 2^16 (a layer's
+ * sums; fl(a) = a) and normal s; 0 when a is out of that range or the product
+ * is not a normal number. n = |a| shifted into [2^15, 2^16) by t bits, then
+ * P = n m_s in [2^38, 2^40) from two multiplies (m_s = h 2^8 + l, h < 2^16):
+ * q = P >> 8 = n h + (n l >> 8) < 2^32, and a s = q 2^(e_s + 15 - t - 157).
  */
 BNN_SF_INLINE int bnn_sf_int_mul_unpacked(int32_t a, uint32_t s, uint32_t *sign, int32_t *e, uint32_t *m)
 {
-    const uint32_t n = a < 0 ? 0u - (uint32_t)a : (uint32_t)a, es = BNN_SF_EXP(s);
-    int32_t ep = 157; /* a = S_a 2^(ep - 157) */
-    uint32_t p;
-    if (n - 1u >= (1u << 24) - 1u || !BNN_SF_NORMAL(es)) return 0;
-    p = bnn_sf_normalize(n, &ep) >> 7; /* m of fl(a), exact: n has at most 24 bits */
-    ep += (int32_t)es - 127;
-    p = bnn_sf_round(bnn_sf_mul_sig(p, BNN_SF_SIG(s), &ep));
-    if (p >> 24) { /* rounded up to 2^24 */
-        p >>= 1;
+    const uint32_t es = BNN_SF_EXP(s), ms = BNN_SF_SIG(s);
+    uint32_t n = a < 0 ? 0u - (uint32_t)a : (uint32_t)a, q, below;
+    int32_t ep = (int32_t)es + 15;
+    if (n - 1u >= 0xFFFFu || !BNN_SF_NORMAL(es)) return 0;
+    {
+        const int t = (n >> 8) ? bnn_sf_zeros8[n >> 8] : 8 + bnn_sf_zeros8[n];
+        n <<= t;
+        ep -= t;
+    }
+    below = n * (ms & 0xFFu);
+    q = n * (ms >> 8) + (below >> 8);
+    below &= 0xFFu; /* the 8 bits below q */
+    if (q >> 31) {
+        below |= q & 1u;
+        q >>= 1;
+        ++ep;
+    }
+    q = bnn_sf_round(q | (below != 0));
+    if (q >> 24) { /* rounded up to 2^24 */
+        q >>= 1;
         ++ep;
     }
     if (!BNN_SF_NORMAL(ep)) return 0;
     *sign = ((uint32_t)a ^ s) & BNN_SF_SIGN;
     *e = ep;
-    *m = p;
+    *m = q;
     return 1;
 }
 
@@ -276,6 +311,17 @@ BNN_SF_INLINE uint32_t bnn_sf_int_mul_add(int32_t a, uint32_t s, uint32_t b, int
     }
     v = (float)a * bnn_sf_float(s);
     return bnn_sf_slow(sub ? v - bnn_sf_float(b) : v + bnn_sf_float(b));
+}
+
+/* The same, one lane at a time out of line: on Armv6-M the loop around the
+ * inlined routine spills its registers (about 40 instructions per lane more). */
+#if defined(__GNUC__)
+static __attribute__((noinline)) uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
+#else
+static uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
+#endif
+{
+    return bnn_sf_int_mul_add(a, s, b, sub);
 }
 
 /* (float)a + c (sub: - c), the chain's add without a multiply before it. */
@@ -316,9 +362,10 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
     uint32_t x[BNN_BLOCK];
     int n = 0, l;
     if (out->n_ops >= 2 && ops[0].kind == BNN_MUL && (ops[1].kind == BNN_ADD || ops[1].kind == BNN_SUB)) {
-        const int sub = ops[1].kind == BNN_SUB;
-        for (l = 0; l < BNN_BLOCK; ++l)
-            x[l] = bnn_sf_int_mul_add(sums[l], bnn_sf_constant(&ops[0], c0, l), bnn_sf_constant(&ops[1], c0, l), sub);
+        const int sub = ops[1].kind == BNN_SUB, s_step = ops[0].c_len != 1, b_step = ops[1].c_len != 1;
+        const float *s = ops[0].c + (s_step ? c0 : 0), *b = ops[1].c + (b_step ? c0 : 0);
+        for (l = 0; l < BNN_BLOCK; ++l, s += s_step, b += b_step)
+            x[l] = bnn_sf_lane_mul_add(sums[l], bnn_sf_bits(*s), bnn_sf_bits(*b), sub);
         n = 2;
     } else if (out->n_ops >= 1 && ops[0].kind == BNN_MUL) {
         for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_int_mul(sums[l], bnn_sf_constant(&ops[0], c0, l));
@@ -350,7 +397,7 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
             break;
         }
     }
-    memcpy(v, x, sizeof x);
+    for (l = 0; l < BNN_BLOCK; ++l) v[l] = bnn_sf_float(x[l]); /* (one memcpy of the block: a slow call on Armv6-M) */
 }
 
 #endif /* BNN_SOFT_FLOAT_CHAIN */

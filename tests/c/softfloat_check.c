@@ -2,17 +2,28 @@
  * softfloat_check.c -- runtime/bnn_softfloat.h against the C float ops of the
  * machine it runs on, bit for bit (tests/test_softfloat.py).
  *
- *   softfloat_check exhaustive       every a in [-2^13, 2^13] with ~300 (scale, bias) pairs
+ *   softfloat_check exhaustive       every a in [-2^13, 2^13] with 300 scales x 3 biases
  *   softfloat_check random N SEED    N random cases of every routine: bit patterns of every
  *                                    class, ties, cancellation, subnormal results, overflow
  *
  * Prints "checked C mismatches M fast F" (F: cases that took the fast path)
- * and the first mismatches. Build with -DBNN_SOFT_FLOAT_CHAIN -ffp-contract=off.
+ * and the first mismatches. Build with -DBNN_SOFT_FLOAT_CHAIN -ffp-contract=off
+ * on a host with an FPU. Built with -DSOFTFLOAT_CHECK_EMBEDDED for a core
+ * without one (bare metal under QEMU: the routines are on by themselves there,
+ * and the C ops they must equal are the compiler's soft-float library), it
+ * runs a smaller exhaustive part (a in [-1024, 1024], 40 scales) and 20,000
+ * random cases and prints the same line.
  */
 #include <stdint.h>
+#include <string.h>
+#ifdef SOFTFLOAT_CHECK_EMBEDDED
+#include "target.h"
+#define PRINT console_printf
+#else
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#define PRINT printf
+#endif
 
 static unsigned long slow_hits;
 #define BNN_SF_SLOW_PATH_HOOK() (++slow_hits)
@@ -34,17 +45,20 @@ static uint32_t ref_int_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
 
 static int is_nan(uint32_t u) { return (u & 0x7FFFFFFFu) > 0x7F800000u; }
 
+/* Set by the caller: two NaNs meet in one op of the computation checked next. */
+static int two_nans;
+
 /*
- * Exact, except that with two NaN operands any NaN will do: which one an op
- * passes on depends on the order the compiler puts the operands of a
- * commutative instruction in, so C does not fix it.
+ * Exact, except that where two NaNs meet in one op any NaN will do: which one
+ * an op passes on depends on the order the compiler puts the operands of a
+ * commutative instruction (or soft-float call) in, so C does not fix it.
  */
 static void check(const char *what, uint32_t got, uint32_t want, int32_t a, uint32_t x, uint32_t y)
 {
     ++checked;
-    if (got == want || (is_nan(x) && is_nan(y) && is_nan(got) && is_nan(want))) return;
+    if (got == want || (two_nans && is_nan(got) && is_nan(want))) return;
     if (++mismatches <= 10)
-        printf("mismatch %s a=%ld x=%08lx y=%08lx got %08lx want %08lx\n", what, (long)a, (unsigned long)x,
+        PRINT("mismatch %s a=%ld x=%lx y=%lx got %lx want %lx\n", what, (long)a, (unsigned long)x,
                (unsigned long)y, (unsigned long)got, (unsigned long)want);
 }
 
@@ -59,9 +73,11 @@ static void check_all(int32_t a, uint32_t x, uint32_t y)
         check(name, got, want, a, x, y);                                                       \
         fast += slow_hits == before;                                                           \
     } while (0)
+    r = fa * fx;
+    two_nans = is_nan(bits(r)) && is_nan(y); /* the product and the bias */
     CASE("int_mul_add", bnn_sf_int_mul_add(a, x, y, 0), ref_int_mul_add(a, x, y, 0));
     CASE("int_mul_sub", bnn_sf_int_mul_add(a, x, y, 1), ref_int_mul_add(a, x, y, 1));
-    r = fa * fx;
+    two_nans = 0; /* (float)a is never a NaN */
     CASE("int_mul", bnn_sf_int_mul(a, x), bits(r));
     r = fa + fy;
     CASE("int_add", bnn_sf_int_add(a, y, 0), bits(r));
@@ -69,6 +85,7 @@ static void check_all(int32_t a, uint32_t x, uint32_t y)
     CASE("int_sub", bnn_sf_int_add(a, y, 1), bits(r));
     CASE("from_int", bnn_sf_from_int(a), bits(fa));
     r = fx * fy;
+    two_nans = is_nan(x) && is_nan(y);
     CASE("mul", bnn_sf_mul(x, y), bits(r));
     r = fx + fy;
     CASE("add", bnn_sf_add(x, y), bits(r));
@@ -127,7 +144,7 @@ static uint32_t partner_bias(int32_t a, uint32_t s)
     }
 }
 
-static void exhaustive(void)
+static void exhaustive(int pairs, int32_t a_max)
 {
     static const uint32_t edge[] = {
         0x3F800000u, 0xBF800000u, 0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x00800000u, 0x80800000u,
@@ -138,11 +155,11 @@ static void exhaustive(void)
     const int n_edge = (int)(sizeof edge / sizeof edge[0]);
     int i, j;
     int32_t a;
-    for (i = 0; i < 300; ++i) {
+    for (i = 0; i < pairs; ++i) {
         const uint32_t s = i < n_edge ? edge[i] : any_float();
         for (j = 0; j < 3; ++j) {
             const uint32_t b = j == 0 ? edge[(unsigned)(i * 7 + j) % (unsigned)n_edge] : j == 1 ? any_float() : 0;
-            for (a = -8192; a <= 8192; ++a) {
+            for (a = -a_max; a <= a_max; ++a) {
                 const uint32_t bb = j == 2 ? partner_bias(a, s) : b;
                 check_all(a, s, bb);
             }
@@ -168,10 +185,19 @@ static void random_cases(unsigned long n)
     }
 }
 
+#ifdef SOFTFLOAT_CHECK_EMBEDDED
+int main(void)
+{
+    exhaustive(40, 1024);
+    random_cases(20000);
+    PRINT("checked %lu mismatches %lu fast %lu\n", checked, mismatches, fast);
+    return mismatches != 0;
+}
+#else
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "exhaustive") == 0) {
-        exhaustive();
+        exhaustive(300, 8192);
     } else if (argc >= 4 && strcmp(argv[1], "random") == 0) {
         state ^= strtoull(argv[3], NULL, 10) * 0x2545F4914F6CDD1Du;
         random_cases(strtoul(argv[2], NULL, 10));
@@ -182,3 +208,4 @@ int main(int argc, char **argv)
     printf("checked %lu mismatches %lu fast %lu\n", checked, mismatches, fast);
     return mismatches != 0;
 }
+#endif
