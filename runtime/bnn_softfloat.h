@@ -5,14 +5,15 @@
  *
  * On those cores every float op of a layer's output chain (bnn_layer.h: v =
  * (float)sum, then e.g. a batchnorm v*scale + shift) is a call into the
- * compiler's generic soft-float library, about 70 instructions each on a
- * Cortex-M0. Here the common case -- normal numbers in, a normal number out --
- * takes about a third of that: the ops work on the unpacked number (sign,
- * exponent, 24-bit significand) in 32-bit integers, and the value stays
- * unpacked between (float)sum, the multiply and the add. Everything else (a
- * zero where the fast path cannot take it, subnormals, infinities, NaNs,
- * overflow, a sum of 2^16 or more) takes the C float op itself, so the result
- * is always the C op's, NaN payloads included.
+ * compiler's generic soft-float library: about 250 instructions per output
+ * for a batchnorm on a Cortex-M0. Here the common case -- normal numbers in,
+ * a normal number out -- takes about 150: the ops work on the unpacked number
+ * (sign, exponent, 24-bit significand) in 32-bit integers, and the value
+ * stays unpacked between (float)sum, the multiply and the add. Everything else
+ * (a zero where the fast path cannot take it, subnormals, infinities, NaNs,
+ * overflow, a sum of 2^16 or more in the multiply) takes the C float op
+ * itself, so the result is always the C op's. (Where two NaNs meet in one op,
+ * C does not fix which one comes out: the compiler may swap the operands.)
  *
  * A binary32 value here: x = (-1)^sign * m * 2^(e - 150), m in [2^23, 2^24)
  * the significand with its hidden bit, e in 1..254 the biased exponent. The
@@ -27,6 +28,8 @@
  *   product     m_x * m_y in [2^46, 2^48): 16-bit halves, four 32-bit
  *               multiplies (Armv6-M has no 32x32->64 multiply), kept as its
  *               top 31 or 32 bits plus sticky; one right shift normalises it.
+ *               A sum n < 2^16 times m_s: n normalised first (a table of
+ *               leading zeros), then two multiplies.
  *   (float)n    exact below 2^24: n shifted left into [2^30, 2^31) by a
  *               binary search of 5 steps (Armv6-M has no count-leading-zeros).
  *   sum         the smaller operand shifted right by the exponent difference
@@ -38,7 +41,8 @@
  * Used by the chain of the fast kernels on those cores (bnn_mk_chain_sums,
  * selected below); the reference kernels keep the plain C float ops
  * (bnn_float_op_apply), the readable oracle, and tests/test_softfloat.py
- * checks these routines against the host's hardware float, bit for bit.
+ * checks these routines against the host's hardware float and the cores'
+ * soft-float library, bit for bit.
  * -DBNN_SOFT_FLOAT_CHAIN forces them on (host tests), -DBNN_HARD_FLOAT_CHAIN off.
  */
 #ifndef BNN_SOFTFLOAT_H
