@@ -195,20 +195,6 @@ static inline void bnn_mk_chain(const struct bnn_output *out, int c0, const floa
 }
 #endif
 
-#ifndef BNN_HAVE_MK_CHAIN_SUMS
-/*
- * The chain on 16 lanes of exact sums: v[l] = the chain on (float)sums[l]
- * (exact: |sum| < 2^24). Cores without an FPU replace it (bnn_softfloat.h).
- */
-static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const float *row, int lanes,
-                                     const int32_t sums[BNN_BLOCK], float v[BNN_BLOCK])
-{
-    int l;
-    for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)sums[l];
-    bnn_mk_chain(out, c0, row, lanes, v);
-}
-#endif
-
 #ifndef BNN_HAVE_MK_KEYS
 /* The ordered keys (bnn_float_key) of 16 floats. */
 static inline void bnn_mk_keys(const float x[BNN_BLOCK], int32_t v[BNN_BLOCK])
@@ -286,12 +272,10 @@ static inline void bnn_mk_store_sums(const struct bnn_output *out, const struct 
             for (l = 0; l < t->lanes; ++l) row[l] = sums[p][l];
         }
     } else {
-        for (p = 0; p < t->np; ++p) {
-            const size_t at = (t->pixel + (size_t)p) * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
-            float v[BNN_BLOCK], *row = (float *)y + at;
-            bnn_mk_chain_sums(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, sums[p], v);
-            for (l = 0; l < t->lanes; ++l) row[l] = v[l];
-        }
+        float v[BNN_TILE][BNN_BLOCK];
+        for (p = 0; p < t->np; ++p)
+            for (l = 0; l < BNN_BLOCK; ++l) v[p][l] = (float)sums[p][l]; /* exact: |sum| < 2^24 */
+        bnn_mk_store_real(out, t, v, other, (float *)y);
     }
 }
 #endif

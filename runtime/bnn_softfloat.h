@@ -357,8 +357,8 @@ BNN_SF_INLINE uint32_t bnn_sf_constant(const struct bnn_float_op *op, int c0, in
  * the ops above: a leading multiply (and add) fused with the conversion,
  * then one op after another on the packed bits. Division and clip take the C
  * ops. `row`: the residual tensor's row at c0 (lanes < `lanes` exist).
+ * The microcontroller walk's store calls it (bnn_opt_mcu_walk.h).
  */
-#define BNN_HAVE_MK_CHAIN_SUMS
 static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const float *row, int lanes,
                                      const int32_t sums[BNN_BLOCK], float v[BNN_BLOCK])
 {

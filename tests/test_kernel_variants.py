@@ -55,9 +55,6 @@ VARIANTS = {
     "reference": ("cc", ["-std=c99", "-O2", "-DBNN_REFERENCE_KERNELS"], "reference", None),
     "portable": ("cc", ["-std=c99", "-O2", "-DBNN_PORTABLE_KERNELS"], "portable", None),
     "portable-gnu-O3": ("cc", ["-std=gnu99", "-O3", "-DBNN_PORTABLE_KERNELS"], "portable", None),
-    # the output chain in integers (runtime/bnn_softfloat.h), as on cores without an FPU
-    "portable-soft-float-chain": ("cc", ["-std=c99", "-O2", "-DBNN_PORTABLE_KERNELS", "-DBNN_SOFT_FLOAT_CHAIN"],
-                                  "portable", None),
     "sse2": ("cc", ["-std=c99", "-O2"], "sse2", {"sse2"}),
     "avx2": ("cc", ["-std=gnu99", "-O2", "-mavx2", "-mfma", "-mpopcnt"], "avx2", {"avx2", "fma", "popcnt"}),
     "avx512": ("cc", ["-std=gnu99", "-O3", "-mavx512f", "-mavx512vpopcntdq", "-mavx2", "-mfma", "-mpopcnt"],
