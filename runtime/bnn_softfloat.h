@@ -61,8 +61,10 @@
 
 #if defined(__GNUC__)
 #define BNN_SF_INLINE static inline __attribute__((always_inline))
+#define BNN_SF_NOINLINE static __attribute__((noinline))
 #else
 #define BNN_SF_INLINE static inline
+#define BNN_SF_NOINLINE static
 #endif
 
 #define BNN_SF_SIGN 0x80000000u
@@ -319,11 +321,7 @@ BNN_SF_INLINE uint32_t bnn_sf_int_mul_add(int32_t a, uint32_t s, uint32_t b, int
 
 /* The same, one lane at a time out of line: on Armv6-M the loop around the
  * inlined routine spills its registers (about 40 instructions per lane more). */
-#if defined(__GNUC__)
-static __attribute__((noinline)) uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
-#else
-static uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
-#endif
+BNN_SF_NOINLINE uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, int sub)
 {
     return bnn_sf_int_mul_add(a, s, b, sub);
 }
@@ -344,6 +342,17 @@ BNN_SF_INLINE uint32_t bnn_sf_int_add(int32_t a, uint32_t c, int sub)
 }
 
 /* ---------------------------------------------------------------- the chain on 16 lanes */
+
+/* x (op) c, one of the chain's arithmetic ops (BNN_RSUB: c - x); out of line: one copy of each routine. */
+BNN_SF_NOINLINE uint32_t bnn_sf_lane_op(enum bnn_channel_kind kind, uint32_t x, uint32_t c)
+{
+    switch (kind) {
+    case BNN_MUL: return bnn_sf_mul(x, c);
+    case BNN_SUB: return bnn_sf_sub(x, c);
+    case BNN_RSUB: return bnn_sf_sub(c, x);
+    default: return bnn_sf_add(x, c); /* BNN_ADD, BNN_ADD_TENSOR */
+    }
+}
 
 /* Lane l's constant of op (per channel: channel c0 + l; the compiler pads the tables to whole blocks). */
 BNN_SF_INLINE uint32_t bnn_sf_constant(const struct bnn_float_op *op, int c0, int l)
@@ -384,16 +393,18 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
     for (; n < out->n_ops; ++n) {
         const struct bnn_float_op *op = &ops[n];
         switch (op->kind) {
-        case BNN_MUL: for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_mul(x[l], bnn_sf_constant(op, c0, l)); break;
-        case BNN_ADD: for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_add(x[l], bnn_sf_constant(op, c0, l)); break;
-        case BNN_SUB: for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_sub(x[l], bnn_sf_constant(op, c0, l)); break;
-        case BNN_RSUB: for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_sub(bnn_sf_constant(op, c0, l), x[l]); break;
+        case BNN_MUL:
+        case BNN_ADD:
+        case BNN_SUB:
+        case BNN_RSUB:
+            for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_lane_op(op->kind, x[l], bnn_sf_constant(op, c0, l));
+            break;
         case BNN_RELU: /* x > 0 ? x : +0; a NaN is not > 0 */
             for (l = 0; l < BNN_BLOCK; ++l) x[l] = (int32_t)x[l] > 0 && x[l] <= 0x7F800000u ? x[l] : 0u;
             break;
         case BNN_ADD_TENSOR:
             if (row == NULL) break; /* (never: the compiler passes the tensor the chain adds) */
-            for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_add(x[l], bnn_sf_bits(l < lanes ? row[l] : 0.0f));
+            for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_lane_op(BNN_ADD, x[l], bnn_sf_bits(l < lanes ? row[l] : 0.0f));
             break;
         default: /* division, clip: the C ops */
             for (l = 0; l < BNN_BLOCK; ++l)
