@@ -197,34 +197,6 @@ BNN_SF_INLINE uint32_t bnn_sf_add_unpacked(uint32_t sx, int32_t ex, uint32_t mx,
     return bnn_sf_add_ordered(sy, ey, my, sx == sy, ey - ex, mx);
 }
 
-/* x + y, as the C op gives it. */
-BNN_SF_INLINE uint32_t bnn_sf_add(uint32_t x, uint32_t y)
-{
-    const uint32_t ex = BNN_SF_EXP(x), ey = BNN_SF_EXP(y);
-    if (BNN_SF_NORMAL(ex) && BNN_SF_NORMAL(ey)) {
-        const uint32_t r = bnn_sf_add_unpacked(x & BNN_SF_SIGN, (int32_t)ex, BNN_SF_SIG(x), y & BNN_SF_SIGN,
-                                               (int32_t)ey, BNN_SF_SIG(y));
-        if (r != BNN_SF_SLOW) return r;
-    } else if ((x << 1) == 0 && BNN_SF_NORMAL(ey)) {
-        return y; /* +-0 + y = y for y != 0 */
-    } else if ((y << 1) == 0 && BNN_SF_NORMAL(ex)) {
-        return x;
-    }
-    return bnn_sf_slow(bnn_sf_float(x) + bnn_sf_float(y));
-}
-
-/* x - y = x + (-y) (IEEE defines it so); the C op itself off the fast path (NaN signs). */
-BNN_SF_INLINE uint32_t bnn_sf_sub(uint32_t x, uint32_t y)
-{
-    const uint32_t ex = BNN_SF_EXP(x), ey = BNN_SF_EXP(y);
-    if (BNN_SF_NORMAL(ex) && BNN_SF_NORMAL(ey)) {
-        const uint32_t r = bnn_sf_add_unpacked(x & BNN_SF_SIGN, (int32_t)ex, BNN_SF_SIG(x),
-                                               (y & BNN_SF_SIGN) ^ BNN_SF_SIGN, (int32_t)ey, BNN_SF_SIG(y));
-        if (r != BNN_SF_SLOW) return r;
-    }
-    return bnn_sf_slow(bnn_sf_float(x) - bnn_sf_float(y));
-}
-
 /* x * y, as the C op gives it. */
 BNN_SF_INLINE uint32_t bnn_sf_mul(uint32_t x, uint32_t y)
 {
@@ -288,15 +260,6 @@ BNN_SF_INLINE int bnn_sf_int_mul_unpacked(int32_t a, uint32_t s, uint32_t *sign,
     return 1;
 }
 
-/* fl(fl(a) * s): (float)a, then the chain's multiply. */
-BNN_SF_INLINE uint32_t bnn_sf_int_mul(int32_t a, uint32_t s)
-{
-    uint32_t sign, m;
-    int32_t e;
-    if (bnn_sf_int_mul_unpacked(a, s, &sign, &e, &m)) return sign + ((uint32_t)(e - 1) << 23) + m;
-    return bnn_sf_slow((float)a * bnn_sf_float(s));
-}
-
 /*
  * fl(fl(fl(a) * s) + b) (sub: - b): (float)a, then a multiply and an add (a
  * batchnorm), two roundings as the chain does them, the product never packed.
@@ -326,32 +289,31 @@ BNN_SF_NOINLINE uint32_t bnn_sf_lane_mul_add(int32_t a, uint32_t s, uint32_t b, 
     return bnn_sf_int_mul_add(a, s, b, sub);
 }
 
-/* (float)a + c (sub: - c), the chain's add without a multiply before it. */
-BNN_SF_INLINE uint32_t bnn_sf_int_add(int32_t a, uint32_t c, int sub)
-{
-    const uint32_t n = a < 0 ? 0u - (uint32_t)a : (uint32_t)a, ec = BNN_SF_EXP(c);
-    if (n - 1u < (1u << 24) - 1u && BNN_SF_NORMAL(ec)) {
-        int32_t ea = 157;
-        const uint32_t ma = bnn_sf_normalize(n, &ea) >> 7;
-        const uint32_t r = bnn_sf_add_unpacked((uint32_t)a & BNN_SF_SIGN, ea, ma,
-                                               (c & BNN_SF_SIGN) ^ (sub ? BNN_SF_SIGN : 0u), (int32_t)ec,
-                                               BNN_SF_SIG(c));
-        if (r != BNN_SF_SLOW) return r;
-    }
-    return bnn_sf_slow(sub ? (float)a - bnn_sf_float(c) : (float)a + bnn_sf_float(c));
-}
-
 /* ---------------------------------------------------------------- the chain on 16 lanes */
 
-/* x (op) c, one of the chain's arithmetic ops (BNN_RSUB: c - x); out of line: one copy of each routine. */
+/*
+ * x (op) c, one of the chain's arithmetic ops, as the C op gives it (BNN_RSUB:
+ * c - x). A difference is the sum with the subtrahend negated (IEEE defines
+ * it so); off the fast path the C op itself (a NaN keeps its sign). Out of
+ * line: one copy of each routine.
+ */
 BNN_SF_NOINLINE uint32_t bnn_sf_lane_op(enum bnn_channel_kind kind, uint32_t x, uint32_t c)
 {
-    switch (kind) {
-    case BNN_MUL: return bnn_sf_mul(x, c);
-    case BNN_SUB: return bnn_sf_sub(x, c);
-    case BNN_RSUB: return bnn_sf_sub(c, x);
-    default: return bnn_sf_add(x, c); /* BNN_ADD, BNN_ADD_TENSOR */
+    const uint32_t u = kind == BNN_RSUB ? c : x, w = kind == BNN_RSUB ? x : c; /* u (+ or -) w */
+    const uint32_t flip = kind == BNN_SUB || kind == BNN_RSUB ? BNN_SF_SIGN : 0u, eu = BNN_SF_EXP(u), ew = BNN_SF_EXP(w);
+    float r;
+    if (kind == BNN_MUL) return bnn_sf_mul(x, c);
+    if (BNN_SF_NORMAL(eu) && BNN_SF_NORMAL(ew)) {
+        const uint32_t sum = bnn_sf_add_unpacked(u & BNN_SF_SIGN, (int32_t)eu, BNN_SF_SIG(u),
+                                                 (w & BNN_SF_SIGN) ^ flip, (int32_t)ew, BNN_SF_SIG(w));
+        if (sum != BNN_SF_SLOW) return sum;
+    } else if ((u << 1) == 0 && BNN_SF_NORMAL(ew)) {
+        return w ^ flip; /* +-0 +- w = +-w for w != 0 */
+    } else if ((w << 1) == 0 && BNN_SF_NORMAL(eu)) {
+        return u;
     }
+    r = flip ? bnn_sf_float(u) - bnn_sf_float(w) : bnn_sf_float(u) + bnn_sf_float(w);
+    return bnn_sf_slow(r);
 }
 
 /* Lane l's constant of op (per channel: channel c0 + l; the compiler pads the tables to whole blocks). */
@@ -366,6 +328,8 @@ BNN_SF_INLINE uint32_t bnn_sf_constant(const struct bnn_float_op *op, int c0, in
  * the ops above: a leading multiply (and add) fused with the conversion,
  * then one op after another on the packed bits. Division and clip take the C
  * ops. `row`: the residual tensor's row at c0 (lanes < `lanes` exist).
+ * Only a leading multiply-add is fused (a batchnorm, the common case); the
+ * other ops take one out-of-line routine each, to keep the code small.
  * The microcontroller walk's store calls it (bnn_opt_mcu_walk.h).
  */
 static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const float *row, int lanes,
@@ -380,13 +344,6 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
         for (l = 0; l < BNN_BLOCK; ++l, s += s_step, b += b_step)
             x[l] = bnn_sf_lane_mul_add(sums[l], bnn_sf_bits(*s), bnn_sf_bits(*b), sub);
         n = 2;
-    } else if (out->n_ops >= 1 && ops[0].kind == BNN_MUL) {
-        for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_int_mul(sums[l], bnn_sf_constant(&ops[0], c0, l));
-        n = 1;
-    } else if (out->n_ops >= 1 && (ops[0].kind == BNN_ADD || ops[0].kind == BNN_SUB)) {
-        const int sub = ops[0].kind == BNN_SUB;
-        for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_int_add(sums[l], bnn_sf_constant(&ops[0], c0, l), sub);
-        n = 1;
     } else {
         for (l = 0; l < BNN_BLOCK; ++l) x[l] = bnn_sf_from_int(sums[l]);
     }
