@@ -21,7 +21,8 @@
  * BNN_HAVE_MK_* says which) and BNN_TILE; bnn_opt_portable.h supplies
  * whatever a header leaves out, and bnn_opt_driver.h is the walk over a layer
  * they all share; the microcontroller headers (BNN_MCU_KERNELS) run binary
- * layers through bnn_opt_mcu_walk.h instead. Every variant is tested bit for
+ * layers through bnn_opt_mcu_walk.h instead (on cores without an FPU, with
+ * the output chain in integers: bnn_softfloat.h). Every variant is tested bit for
  * bit against the reference (tests/test_kernel_variants.py; on the cores
  * under QEMU, tests/test_mcu_kernels.py).
  * To add one: a header with the micro-kernels it improves, one #elif below.

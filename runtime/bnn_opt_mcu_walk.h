@@ -27,6 +27,7 @@
 #define BNN_OPT_MCU_WALK_H
 
 #include "bnn_opt_driver.h" /* bnn_tap_range, bnn_tile_at, bnn_mk_store_sums */
+#include "bnn_softfloat.h"   /* bnn_mk_chain_sums on cores without an FPU */
 
 /* d of one pixel: every tap of the rectangle [a0, a1) x [b0, b1). */
 static inline void bnn_mcu_pixel_sums(const struct bnn_bconv2d *L, const uint32_t *x, const uint32_t *kb, int i, int j,
@@ -143,8 +144,13 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
     if (out->kind == BNN_OUT_FLOAT) { /* the chain on one pixel's 16 lanes, straight into the row */
         const size_t at = t->pixel * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
         float v[BNN_BLOCK], *row = (float *)y + at;
+#ifdef BNN_SOFT_FLOAT_CHAIN /* the chain in integers (bnn_softfloat.h) */
+        for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
+        bnn_mk_chain_sums(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, d[0], v);
+#else
         for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
         bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
+#endif
         if (out->plane) { /* channel-major: lane l goes to plane c0 + l */
             row = (float *)y + (size_t)t->block * BNN_BLOCK * out->plane + t->pixel;
             for (l = 0; l < t->lanes; ++l) row[(size_t)l * out->plane] = v[l];

@@ -14,6 +14,7 @@
  *   bnn_kernels.h     the seam: reference or fast kernels, by instruction set
  *   bnn_opt_*.h       the fast kernels: the driver (the walk over a layer), the
  *                     portable micro-kernels, SSE2, AVX2, AVX-512, NEON; bit-plane layers
+ *   bnn_softfloat.h   the microcontroller walk's output chain in integers on cores without an FPU
  *   bnn_pool.h        max pooling on bits (AND), integers and floats; average and sum
  *                     pooling; 2-D and 3-D
  *   bnn_levels.h      k-bit levels: multi-thresholds, unpacking, pooling; packed concatenation

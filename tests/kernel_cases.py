@@ -194,6 +194,29 @@ def conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups):
     return [h, w, c, o, kh, kw, *stride, *dilation, pads[0], pads[1], oh, ow, groups], (oh, ow)
 
 
+def bn_edges(rng, o: int) -> list:
+    """A batchnorm (multiply, add) whose constants hit the soft-float chain's hard cases
+    (runtime/bnn_softfloat.h): exact and near cancellation of the product by the bias,
+    halfway products, products that overflow or fall below the normal range, subnormal,
+    zero and signed-zero constants."""
+    scale = np.array([2.0 ** -3, 1.0, 3.0, 1e38, 2.0 ** -140, 0.1, 1 / 3, -0.7, 2.0 ** -126, 1.5, -2.0, 7.0,
+                      0.75, 1 + 2.0 ** -23, 1 - 2.0 ** -24, 3e-39, 2.0 ** 100, -1e-30, 0.0, -0.0], F32)
+    scale = np.concatenate([scale, rng.normal(0, 1, o - scale.size).astype(F32)])
+    k = rng.choice([0, 2, 4, -6, 8, -10], o).astype(F32)
+    k[3] = 0.0
+    bias = (-scale * k).astype(F32)  # the product of a sum k cancels exactly
+    bias[3] = F32(1.0)  # (not -inf: inf - inf is a NaN whose bits differ between soft and hard float)
+    bias[1::5] = np.nextafter(bias[1::5], F32(1))  # nearly
+    bias[2] = F32(0.0)
+    bias[4] = F32(-0.0)
+    bias[6] = F32(2.0 ** -126)
+    bias[9] = F32(1e-45)  # subnormal
+    bias[11] = F32(3.4e38)
+    bias[13] = F32(0.5)  # 1 + 2^-23 times an odd sum: halfway cases
+    bias[16] = F32(-1e38)
+    return [("mul", scale), ("add", bias)]
+
+
 def bconv_case(rng, name, h, w, c, o, kh, kw, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), groups=1,
                pad_mode=0, ternary_in=False, out_kind=OUT_INT32, ops=(), ternary_out=False, channel_major=False) -> Case:
     geometry, _ = conv_geometry(h, w, c, o, kh, kw, stride, dilation, pads, groups)
@@ -363,6 +386,8 @@ def all_cases(seed: int = 0) -> list[Case]:
                    ops=[("sub", [0.5]), ("div", rng.normal(3, 1, 20)), ("clip", [-2.0, 3.0]), ("rsub", [1.0])]),
         bconv_case(rng, "bconv-float-o24", 6, 6, 32, 24, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_FLOAT,
                    ops=[("mul", rng.normal(0, 1, 24)), ("add", [0.25])]),
+        bconv_case(rng, "bconv-float-bn-edges", 6, 6, 16, 32, 3, 3, pads=(1, 1, 1, 1), out_kind=OUT_FLOAT,
+                   ops=bn_edges(rng, 32)),
         bconv_case(rng, "dense-bits", 1, 1, 256, 256, 1, 1, out_kind=OUT_BITS),
     ]
     # thresholds of tensors (float streams: residual sums, real layers' outputs)
