@@ -143,14 +143,17 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
     }
     if (out->kind == BNN_OUT_FLOAT) { /* the chain on one pixel's 16 lanes, straight into the row */
         const size_t at = t->pixel * (size_t)t->channels + (size_t)t->block * BNN_BLOCK;
-        float v[BNN_BLOCK], *row = (float *)y + at;
-#ifdef BNN_SOFT_FLOAT_CHAIN /* the chain in integers (bnn_softfloat.h) */
+        float *row = (float *)y + at;
+#ifdef BNN_SOFT_FLOAT_CHAIN /* the chain in integers (bnn_softfloat.h), each lane stored where it goes */
         for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
-        bnn_mk_chain_sums(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, d[0], v);
+        if (out->plane) row = (float *)y + (size_t)t->block * BNN_BLOCK * out->plane + t->pixel;
+        bnn_mk_chain_sums(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, d[0], row,
+                          out->plane ? out->plane : 1u);
+        return;
 #else
+        float v[BNN_BLOCK];
         for (l = 0; l < BNN_BLOCK; ++l) v[l] = (float)(k - 2 * d[0][l]); /* exact: |sum| < 2^24 */
         bnn_mk_chain(out, t->block * BNN_BLOCK, other ? other + at : NULL, t->lanes, v);
-#endif
         if (out->plane) { /* channel-major: lane l goes to plane c0 + l */
             row = (float *)y + (size_t)t->block * BNN_BLOCK * out->plane + t->pixel;
             for (l = 0; l < t->lanes; ++l) row[(size_t)l * out->plane] = v[l];
@@ -161,6 +164,7 @@ static inline void bnn_mcu_store(const struct bnn_output *out, const struct bnn_
             for (l = 0; l < t->lanes; ++l) row[l] = v[l];
         }
         return;
+#endif
     }
     for (l = 0; l < BNN_BLOCK; ++l) d[0][l] = k - 2 * d[0][l];
     bnn_mk_store_sums(out, t, d, other, y, y_mask);

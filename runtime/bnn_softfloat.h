@@ -322,18 +322,32 @@ BNN_SF_INLINE uint32_t bnn_sf_constant(const struct bnn_float_op *op, int c0, in
     return bnn_sf_bits(op->c_len == 1 ? op->c[0] : op->c[c0 + l]);
 }
 
+/* Stores the float with bits u at y (through a union, which C99 allows: a
+ * 4-byte memcpy here is a library call on Armv6-M). */
+BNN_SF_INLINE void bnn_sf_store(float *y, uint32_t u)
+{
+    union {
+        uint32_t u;
+        float f;
+    } bits;
+    bits.u = u;
+    *y = bits.f;
+}
+
 /*
- * v[l] = the chain of `out` on (float)sums[l] for lanes (output channels c0 +
- * l) l < 16, bit for bit what bnn_mk_chain gives (bnn_opt_portable.h), with
- * the ops above: a leading multiply (and add) fused with the conversion,
- * then one op after another on the packed bits. Division and clip take the C
- * ops. `row`: the residual tensor's row at c0 (lanes < `lanes` exist).
+ * The chain of `out` on (float)sums[l] for lanes (output channels c0 + l)
+ * l < lanes, stored at y[l * stride] (stride 1: channels innermost; else one
+ * plane per channel), bit for bit what bnn_mk_chain gives
+ * (bnn_opt_portable.h), with the ops above: a leading multiply (and add)
+ * fused with the conversion, then one op after another on the packed bits.
+ * Division and clip take the C ops. `row`: the residual tensor's row at c0.
  * Only a leading multiply-add is fused (a batchnorm, the common case); the
- * other ops take one out-of-line routine each, to keep the code small.
+ * other ops take one out-of-line routine each, to keep the code small. A
+ * batchnorm alone goes from the sum to the output in one call per lane.
  * The microcontroller walk's store calls it (bnn_opt_mcu_walk.h).
  */
 static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const float *row, int lanes,
-                                     const int32_t sums[BNN_BLOCK], float v[BNN_BLOCK])
+                                     const int32_t sums[BNN_BLOCK], float *y, size_t stride)
 {
     const struct bnn_float_op *ops = out->ops;
     uint32_t x[BNN_BLOCK];
@@ -341,6 +355,11 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
     if (out->n_ops >= 2 && ops[0].kind == BNN_MUL && (ops[1].kind == BNN_ADD || ops[1].kind == BNN_SUB)) {
         const int sub = ops[1].kind == BNN_SUB, s_step = ops[0].c_len != 1, b_step = ops[1].c_len != 1;
         const float *s = ops[0].c + (s_step ? c0 : 0), *b = ops[1].c + (b_step ? c0 : 0);
+        if (out->n_ops == 2) { /* the whole chain: straight to the output */
+            for (l = 0; l < lanes; ++l, s += s_step, b += b_step, y += stride)
+                bnn_sf_store(y, bnn_sf_lane_mul_add(sums[l], bnn_sf_bits(*s), bnn_sf_bits(*b), sub));
+            return;
+        }
         for (l = 0; l < BNN_BLOCK; ++l, s += s_step, b += b_step)
             x[l] = bnn_sf_lane_mul_add(sums[l], bnn_sf_bits(*s), bnn_sf_bits(*b), sub);
         n = 2;
@@ -369,7 +388,7 @@ static inline void bnn_mk_chain_sums(const struct bnn_output *out, int c0, const
             break;
         }
     }
-    for (l = 0; l < BNN_BLOCK; ++l) v[l] = bnn_sf_float(x[l]); /* (one memcpy of the block: a slow call on Armv6-M) */
+    for (l = 0; l < lanes; ++l, y += stride) bnn_sf_store(y, x[l]);
 }
 
 #endif /* BNN_SOFT_FLOAT_CHAIN */
