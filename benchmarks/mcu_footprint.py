@@ -181,7 +181,7 @@ def table(rows: list[dict]) -> str:
             continue
         mt, md, mb = r["model_o"]
         insns = ", ".join(f"{n:,}" for n in r["insns"]) or "n/a"
-        per_mac = f"{r['insns'][0] / r['binary_macs']:.2f}" if r["insns"] and r["binary_macs"] else "n/a"
+        per_mac = f"{r['insns'][0] / r['binary_macs']:.3f}" if r["insns"] and r["binary_macs"] else "n/a"
         lines.append(
             f"| {r['model']} | {b.name} | {'pass' if r['ok'] else 'FAIL'} | {mt:,} / {md:,} / {mb:,} | {ram} "
             f"| {r['stack_used'] if r['stack_used'] is not None else '?'} B | {insns} | {r['binary_macs']:,} "
