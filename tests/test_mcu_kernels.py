@@ -69,40 +69,51 @@ def cases(tmp_path_factory):
     return cases, work, host
 
 
-def build(board_name: str, work: Path) -> Path:
+def build_bare_metal(board_name: str, program: Path, extra_sources: list[Path], define: str, out: Path,
+                     what: str) -> Path:
+    """`program` (and `extra_sources`) as a bare-metal ELF for the board, built with -D`define`
+    beside the board's startup code and console; `what` names the test in a missing-tool message."""
     board = BOARDS[board_name]
     core, machine = board.core, board.machine
     for tool in (core.cc, machine.qemu):
         if not shutil.which(tool):
-            missing(f"{tool} is needed for the {board_name} kernels (Debian: {core.packages}, qemu-system-arm "
+            missing(f"{tool} is needed for {what} on {board_name} (Debian: {core.packages}, qemu-system-arm "
                     "or qemu-system-misc)")
     family = TARGETS / core.family
-    out = work / board_name
     out.mkdir(exist_ok=True)
-    sources = [DRIVER, work / "cases.c", TARGETS / "common" / "console.c", *(family / s for s in machine.sources)]
+    sources = [program, *extra_sources, TARGETS / "common" / "console.c", *(family / s for s in machine.sources)]
     objects = []
     for src in sources:
         obj = out / (src.stem + ".o")
         r = subprocess.run([core.cc, *core.cflags, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
-                            "-ffunction-sections", "-fdata-sections", "-DKERNEL_DRIVER_EMBEDDED",
+                            "-ffunction-sections", "-fdata-sections", f"-D{define}",
                             f"-I{resource_dir('runtime')}", f"-I{TARGETS / 'common'}", "-c", str(src), "-o", str(obj)],
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr == "", r.stderr
         objects.append(str(obj))
-    elf = out / "kernel_driver.elf"
+    elf = out / (program.stem + ".elf")
     r = subprocess.run([core.cc, *core.ldflags, "-T", str(family / machine.linker_script), "-Wl,--gc-sections",
                         "-o", str(elf), *objects, "-lm"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return elf
 
 
+def run_bare_metal(board_name: str, elf: Path) -> subprocess.CompletedProcess:
+    """The ELF under the board's QEMU machine (its console on stdout)."""
+    board = BOARDS[board_name]
+    cpu = ("-cpu", board.core.qemu_cpu) if board.core.qemu_cpu else ()
+    return subprocess.run([board.machine.qemu, *board.machine.qemu_args, *cpu, "-kernel", str(elf)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+
+
+def build(board_name: str, work: Path) -> Path:
+    return build_bare_metal(board_name, DRIVER, [work / "cases.c"], "KERNEL_DRIVER_EMBEDDED", work / board_name,
+                            "the kernels")
+
+
 @lru_cache(maxsize=None)
 def run_board(board_name: str, work: Path) -> tuple[str, dict[int, tuple[int, int]]]:
-    board = BOARDS[board_name]
-    elf = build(board_name, work)
-    cpu = ("-cpu", board.core.qemu_cpu) if board.core.qemu_cpu else ()
-    r = subprocess.run([board.machine.qemu, *board.machine.qemu_args, *cpu, "-kernel", str(elf)],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+    r = run_bare_metal(board_name, build(board_name, work))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = r.stdout.splitlines()
     crcs = {int(m[1]): (int(m[2], 16), int(m[3], 16))

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from test_mcu_kernels import TARGETS, missing
+from test_mcu_kernels import build_bare_metal, run_bare_metal
 
-from bnncompile.boards import BOARDS
 from bnncompile.resources import resource_dir
 
 CHECK = ROOT / "tests" / "c" / "softfloat_check.c"
@@ -89,37 +88,11 @@ def test_the_check_fails_on_a_header_that_is_an_ulp_off(tmp_path, mutant):
     assert mismatches > 0, f"the check does not notice '{mutant}'"
 
 
-def build_embedded(board_name: str, out: Path) -> Path:
-    board = BOARDS[board_name]
-    core, machine = board.core, board.machine
-    for tool in (core.cc, machine.qemu):
-        if not shutil.which(tool):
-            missing(f"{tool} is needed for the soft-float check on {board_name} (Debian: {core.packages})")
-    family = TARGETS / core.family
-    objects = []
-    for src in [CHECK, TARGETS / "common" / "console.c", *(family / s for s in machine.sources)]:
-        obj = out / (src.stem + ".o")
-        r = subprocess.run([core.cc, *core.cflags, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
-                            "-ffunction-sections", "-fdata-sections", "-DSOFTFLOAT_CHECK_EMBEDDED",
-                            f"-I{resource_dir('runtime')}", f"-I{TARGETS / 'common'}", "-c", str(src), "-o", str(obj)],
-                           capture_output=True, text=True)
-        assert r.returncode == 0 and r.stderr == "", r.stderr
-        objects.append(str(obj))
-    elf = out / "softfloat_check.elf"
-    r = subprocess.run([core.cc, *core.ldflags, "-T", str(family / machine.linker_script), "-Wl,--gc-sections",
-                        "-o", str(elf), *objects, "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return elf
-
-
 @pytest.mark.parametrize("board", ["rp2040", "riscv32"])
 def test_bit_identical_to_the_soft_float_library_on_cores_without_an_fpu(tmp_path, board):
     """rp2040: Cortex-M0 code (Armv6-M, libgcc's soft float); riscv32: RV32IMC."""
-    elf = build_embedded(board, tmp_path)
-    b = BOARDS[board]
-    cpu = ("-cpu", b.core.qemu_cpu) if b.core.qemu_cpu else ()
-    r = subprocess.run([b.machine.qemu, *b.machine.qemu_args, *cpu, "-kernel", str(elf)], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=900)
+    elf = build_bare_metal(board, CHECK, [], "SOFTFLOAT_CHECK_EMBEDDED", tmp_path / board, "the soft-float check")
+    r = run_bare_metal(board, elf)
     m = RESULT.search(r.stdout)
     assert m and r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     checked, mismatches, fast = (int(g) for g in m.groups())
