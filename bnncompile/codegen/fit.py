@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .. import ir
 from ..boards import Board, format_size
 from ..errors import BnnError
@@ -52,9 +50,9 @@ class Footprint:
 def footprint(graph: ir.Graph, plan: Plan, measured: dict) -> Footprint:
     """`measured` is validate.footprint.measure's result ({} when not measured)."""
     rows = layer_rows(graph, plan)
-    io = 4 * (int(np.prod(plan.input_shape)) + int(np.prod(plan.output_shape)))
     return Footprint(sum(r.weight_bytes for r in rows), sum(r.threshold_bytes for r in rows),
-                     measured.get("code"), plan.arena_bytes, measured.get("stack"), io, measured.get("toolchain"))
+                     measured.get("code"), plan.arena_bytes, measured.get("stack"), plan.io_bytes,
+                     measured.get("toolchain"))
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,11 @@ class Plan:
     arena_bytes: int = 0
     needs_softmax: bool = False
 
+    @property
+    def io_bytes(self) -> int:
+        """The caller's float input and output arrays (NAME_run's arguments)."""
+        return 4 * (int(np.prod(self.input_shape)) + int(np.prod(self.output_shape)))
+
 
 class Planner:
     """Builds the plan of one graph; the lowerings call back into it for data."""

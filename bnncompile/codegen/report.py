@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .. import ir
 from .plan import Plan
 
@@ -116,11 +114,10 @@ def format_report(graph: ir.Graph, plan: Plan, measured: dict | None = None) -> 
         flash += f", code {measured['code']:,d} B ({measured['toolchain']})"
         flash += f" = {weights + thresholds + measured['code']:,d} B"
     lines.append(flash)
-    io = 4 * (int(np.prod(plan.input_shape)) + int(np.prod(plan.output_shape)))
     ram = (f"ram: arena {plan.arena_bytes:,d} B (lower bound {arena_lower_bound(plan):,d} B), "
-           f"input/output arrays {io:,d} B")
+           f"input/output arrays {plan.io_bytes:,d} B")
     if measured and "stack" in measured:
         ram += f", stack {measured['stack']:,d} B ({measured['toolchain']}, -fstack-usage)"
-        ram += f" = {plan.arena_bytes + io + measured['stack']:,d} B"
+        ram += f" = {plan.arena_bytes + plan.io_bytes + measured['stack']:,d} B"
     lines.append(ram)
     return "\n".join(lines)
