@@ -177,7 +177,8 @@ def xnor_after_flatten(graph: ir.Graph) -> ir.Graph:
         cast = graph.producer(flat.inputs[0]) if isinstance(flat, ir.Reshape) else None
         bits = graph.tensors[cast.inputs[0]] if isinstance(cast, ir.Cast) else None
         if (bits is None or not bits.domain.is_packed or len(bits.shape) != 3 or len(flat.shape) != 1
-                or len(graph.consumers(flat.output)) != 1 or len(graph.consumers(cast.output)) != 1 or op.fan_in != bits.size):
+                or len(graph.consumers(flat.output)) != 1 or len(graph.consumers(cast.output)) != 1
+                or op.fan_in != bits.size):
             ops.append(op)
             continue
         h, w, c = bits.shape
